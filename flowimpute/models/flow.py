@@ -1,0 +1,66 @@
+"""A normalizing flow: an invertible transform onto a simple base distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..distributions import StandardLaplace, StandardNormal
+from ..transforms import AffineConstant, AffineCoupling, Compose, Transform
+
+
+class Flow(nn.Module):
+    """Density ``log p(x) = log p_base(T(x)) + log|det dT/dx|``.
+
+    Parameters
+    ----------
+    transform : Transform
+        Maps data to the base space.
+    base : StandardNormal or StandardLaplace
+        Base distribution.
+    """
+
+    def __init__(self, transform: Transform, base: StandardNormal | StandardLaplace):
+        super().__init__()
+        self.transform = transform
+        self.base = base
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Per-row log-density of ``x``."""
+        z, log_det = self.transform(x)
+        return self.base.log_prob(z) + log_det
+
+    def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Tensor:
+        """Draw rows by pushing base samples through the inverse transform."""
+        dtype = next(self.parameters()).dtype
+        z = self.base.sample(n_samples, n_features, generator, dtype=dtype)
+        return self.transform.inverse(z.to(next(self.parameters()).device))
+
+
+def coupling_transform(
+    masks: np.ndarray,
+    hidden_dims: Sequence[int],
+    activation: str,
+    log_scale_bound: float,
+) -> Compose:
+    """RealNVP-style stack: per layer an affine-constant layer, then an affine coupling.
+
+    Parameters
+    ----------
+    masks : ndarray of shape (n_layers, n_features)
+        One coupling mask per layer (1 = transformed, 0 = conditioning). With
+        a single feature no coupling is possible and the layers are
+        affine-constant only.
+    hidden_dims, activation, log_scale_bound
+        Passed to :class:`~flowimpute.transforms.AffineCoupling`.
+    """
+    n_layers, n_features = masks.shape
+    layers: list[Transform] = []
+    for mask in masks:
+        layers.append(AffineConstant(n_features))
+        if n_features > 1:
+            layers.append(AffineCoupling(mask, hidden_dims, activation, log_scale_bound))
+    return Compose(*layers)

@@ -1,0 +1,131 @@
+"""One generic test suite applied to every transform and to composed flows."""
+
+import numpy as np
+import pytest
+import torch
+
+from flowimpute.masks import parity_masks, random_masks
+from flowimpute.models import coupling_transform
+from flowimpute.transforms import AffineConstant, AffineCoupling, Compose, Permutation
+
+N_FEATURES = 5
+
+
+def _perturbed(transform, seed=0, scale=0.5):
+    """Move every parameter off its (often identity) initialization."""
+    generator = torch.Generator().manual_seed(seed)
+    transform = transform.double()
+    with torch.no_grad():
+        for parameter in transform.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator,
+                                               dtype=parameter.dtype))
+    return transform
+
+
+def _coupling_flow():
+    masks = random_masks(4, N_FEATURES, np.random.RandomState(0))
+    return coupling_transform(masks, hidden_dims=(16, 16), activation="tanh",
+                              log_scale_bound=2.0)
+
+
+TRANSFORMS = {
+    "affine_constant": lambda: AffineConstant(N_FEATURES),
+    "coupling_relu": lambda: AffineCoupling([1, 0, 1, 0, 1], (8,), "relu"),
+    "coupling_tanh_two_hidden": lambda: AffineCoupling([0, 0, 1, 1, 0], (8, 8), "tanh"),
+    "coupling_no_hidden": lambda: AffineCoupling([1, 1, 1, 1, 0], (), "silu"),
+    "permutation": lambda: Permutation([3, 0, 4, 1, 2]),
+    "reverse": lambda: Permutation.reverse(N_FEATURES),
+    "compose": lambda: Compose(AffineConstant(N_FEATURES), Permutation.reverse(N_FEATURES),
+                               AffineCoupling([0, 1, 0, 1, 0], (8,), "elu")),
+    "coupling_flow_random": _coupling_flow,
+    "coupling_flow_parity": lambda: coupling_transform(
+        parity_masks(3, N_FEATURES), (16,), "relu", 3.0),
+}
+
+
+@pytest.fixture(params=sorted(TRANSFORMS))
+def transform(request):
+    return _perturbed(TRANSFORMS[request.param]())
+
+
+@pytest.fixture
+def x():
+    return torch.randn(64, N_FEATURES, generator=torch.Generator().manual_seed(1),
+                       dtype=torch.float64) * 2.0
+
+
+def test_round_trip(transform, x):
+    y, _ = transform(x)
+    torch.testing.assert_close(transform.inverse(y), x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(transform(transform.inverse(x))[0], x, atol=1e-6, rtol=0)
+
+
+def test_log_det_matches_autograd_jacobian(transform, x):
+    _, log_det = transform(x[:8])
+    for row, expected in zip(x[:8], log_det):
+        jacobian = torch.autograd.functional.jacobian(
+            lambda r: transform(r.unsqueeze(0))[0].squeeze(0), row)
+        torch.testing.assert_close(expected, torch.linalg.slogdet(jacobian)[1],
+                                   atol=1e-8, rtol=1e-8)
+
+
+def test_gradients_reach_every_parameter(transform, x):
+    parameters = list(transform.parameters())
+    if not parameters:
+        pytest.skip("transform has no parameters")
+    y, log_det = transform(x)
+    (y.pow(2).sum() + log_det.sum()).backward()
+    for name, parameter in transform.named_parameters():
+        assert parameter.grad is not None, name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+def test_rows_are_independent(transform, x):
+    y, log_det = transform(x)
+    for start in range(0, x.shape[0], 7):
+        y_part, log_det_part = transform(x[start:start + 7])
+        torch.testing.assert_close(y_part, y[start:start + 7], atol=1e-12, rtol=0)
+        torch.testing.assert_close(log_det_part, log_det[start:start + 7],
+                                   atol=1e-12, rtol=0)
+
+
+def test_initialize_returns_forward_output(transform, x):
+    out = transform.initialize(x)
+    torch.testing.assert_close(out, transform(x)[0])
+
+
+def test_affine_constant_initialize_standardizes():
+    layer = AffineConstant(3).double()
+    data = torch.randn(500, 3, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.1]) + 7.0
+    out = layer.initialize(data)
+    torch.testing.assert_close(out.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-10, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(3, dtype=torch.float64),
+                               atol=1e-10, rtol=0)
+
+
+def test_fresh_coupling_is_identity(x):
+    layer = AffineCoupling([1, 0, 1, 0, 1]).double()
+    y, log_det = layer(x)
+    torch.testing.assert_close(y, x)
+    torch.testing.assert_close(log_det, torch.zeros(x.shape[0], dtype=torch.float64))
+
+
+def test_coupling_log_scale_is_bounded(x):
+    layer = _perturbed(AffineCoupling([1, 0, 1, 0, 1], (8,), log_scale_bound=1.5), scale=50.0)
+    _, log_det = layer(x * 100)
+    assert log_det.abs().max() <= 3 * 1.5 + 1e-9
+
+
+@pytest.mark.parametrize("mask, message", [
+    ([1, 1, 1], "at least one transformed"),
+    ([0, 0, 0], "at least one transformed"),
+    ([0, 2, 1], "only 0 and 1"),
+])
+def test_coupling_rejects_bad_masks(mask, message):
+    with pytest.raises(ValueError, match=message):
+        AffineCoupling(mask)
+
+
+def test_permutation_rejects_non_permutation():
+    with pytest.raises(ValueError, match="exactly once"):
+        Permutation([0, 0, 1])
