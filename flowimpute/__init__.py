@@ -1,1 +1,7 @@
+"""flowimpute: missing-value imputation and density estimation with normalizing flows."""
+
+from .density import CouplingFlowDensity
+
 __version__ = "0.1.0.dev0"
+
+__all__ = ["CouplingFlowDensity", "__version__"]

@@ -1,0 +1,190 @@
+"""The one estimator base: parameters, input checks, scaling, seeding, device, persistence."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from torch import Tensor, nn
+
+from ._training import TrainingConfig, TrainingResult, train
+
+#: Rows per chunk when evaluating, imputing or sampling, so memory stays
+#: bounded whatever the number of rows.
+INFERENCE_CHUNK_ROWS = 16384
+
+#: All computations use float64: float32 matrix products give a row slightly
+#: different results depending on the batch it sits in, which would break the
+#: row-independence scikit-learn estimators promise. For the model sizes used
+#: on tabular data float64 costs no measurable time on the CPU.
+DTYPE = torch.float64
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` means CUDA when available, else the CPU; anything else is
+    passed to :class:`torch.device`."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"Invalid device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available.")
+    return resolved
+
+
+@contextmanager
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch inside the block and restore the caller's global RNG state after."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def draw_seed(random_state) -> int:
+    """An integer seed from anything ``check_random_state`` accepts."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def make_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A private torch generator on ``device``, leaving the global RNG untouched."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+class BaseFlowEstimator(BaseEstimator):
+    """Machinery shared by every flowimpute estimator.
+
+    Subclasses store their parameters in ``__init__`` and call, from ``fit``,
+    :meth:`_fit_scaler`, :meth:`_fit_module` and the chunked helpers. The
+    training parameters below are documented once here and repeated in each
+    estimator's docstring.
+    """
+
+    _parameter_constraints: dict = {
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ scaling
+    def _fit_scaler(self, X: np.ndarray, allow_nan: bool = False) -> None:
+        """Learn per-column location and scale; refuse constant columns."""
+        mean = np.nanmean(X, axis=0) if allow_nan else X.mean(axis=0)
+        scale = np.nanstd(X, axis=0) if allow_nan else X.std(axis=0)
+        constant = np.flatnonzero(~(scale > 1e-12 * np.maximum(1.0, np.abs(mean))))
+        if constant.size:
+            names = getattr(self, "feature_names_in_", None)
+            described = ", ".join(
+                f"{i}" + (f" ({names[i]!r})" if names is not None else "") for i in constant
+            )
+            raise ValueError(
+                f"{type(self).__name__} cannot model constant column(s): {described}. "
+                "A density over a constant column is degenerate; drop it before fitting."
+            )
+        self.mean_ = mean
+        self.scale_ = scale
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean_) / self.scale_
+
+    def _unstandardize(self, X: np.ndarray) -> np.ndarray:
+        return X * self.scale_ + self.mean_
+
+    @property
+    def _log_scale_jacobian(self) -> float:
+        """log|det| of the standardization map, added to densities of standardized data."""
+        return -float(np.log(self.scale_).sum())
+
+    # -------------------------------------------------------------- torch utils
+    def _to_tensor(self, X: np.ndarray) -> Tensor:
+        return torch.as_tensor(np.ascontiguousarray(X), dtype=DTYPE, device=self.device_)
+
+    @torch.no_grad()
+    def _map_chunks(self, function: Callable[[Tensor], Tensor], X: np.ndarray) -> np.ndarray:
+        """Apply ``function`` to ``X`` in chunks of rows; return a float64 array."""
+        outputs = [
+            function(self._to_tensor(X[start:start + INFERENCE_CHUNK_ROWS])).cpu().numpy()
+            for start in range(0, X.shape[0], INFERENCE_CHUNK_ROWS)
+        ]
+        return np.concatenate(outputs, axis=0)
+
+    def _training_config(self, description: str) -> TrainingConfig:
+        return TrainingConfig(
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            clip_grad_norm=self.clip_grad_norm,
+            verbose=self.verbose,
+            description=description,
+        )
+
+    def _split_validation(self, n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Row indices for training and (if ``validation_fraction`` allows) validation."""
+        order = np.random.RandomState(seed).permutation(n_rows)
+        n_validation = int(self.validation_fraction * n_rows)
+        if n_validation < 1 or n_rows - n_validation < 2:
+            return order, None
+        return order[n_validation:], order[:n_validation]
+
+    def _fit_module(
+        self,
+        module: nn.Module,
+        loss_fn: Callable[[Tensor], Tensor],
+        X_train: Tensor,
+        X_validation: Tensor | None,
+        seed: int,
+    ) -> TrainingResult:
+        """Train ``module`` and record ``history_`` and ``n_iter_``."""
+        result = train(
+            module, loss_fn, X_train, X_validation,
+            self._training_config(type(self).__name__),
+            torch.Generator().manual_seed(seed),
+        )
+        self.history_ = result.history
+        self.n_iter_ = result.n_epochs
+        return result
+
+    # -------------------------------------------------------------- persistence
+    def __getstate__(self):
+        """Pickle with the torch module on the CPU, so a model fitted on a GPU
+        loads on a machine without one."""
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is not None and getattr(self, "device_", torch.device("cpu")).type != "cpu":
+            state["module_"] = copy.deepcopy(module).to("cpu")
+        return state
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        device = getattr(self, "device_", None)
+        if device is None or getattr(self, "module_", None) is None:
+            return
+        if device.type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                f"{type(self).__name__} was fitted on {device}, which is not available "
+                "here; it is loaded on the CPU.", stacklevel=2,
+            )
+            device = torch.device("cpu")
+        self.device_ = device
+        self.module_.to(device)

@@ -1,0 +1,233 @@
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from flowimpute import CouplingFlowDensity
+
+FAST = dict(n_layers=2, hidden_dims=(16,), max_epochs=5, random_state=0)
+
+
+@pytest.fixture
+def gaussian_data():
+    rng = np.random.RandomState(0)
+    cov = np.array([[2.0, 0.8, 0.0], [0.8, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    return rng.multivariate_normal([1.0, -2.0, 10.0], cov, size=600)
+
+
+def test_density_integrates_to_one_on_a_grid(ring):
+    X = ring(3000, seed=0)
+    flow = CouplingFlowDensity(n_layers=6, max_epochs=60, random_state=0).fit(X)
+    edges = np.linspace(-5, 5, 401)
+    centers = (edges[:-1] + edges[1:]) / 2
+    grid = np.stack(np.meshgrid(centers, centers), axis=-1).reshape(-1, 2)
+    mass = np.exp(flow.score_samples(grid)).sum() * (edges[1] - edges[0]) ** 2
+    assert abs(mass - 1.0) < 0.02
+
+
+def test_beats_a_single_gaussian_on_held_out_data(ring):
+    X_train, X_test = ring(3000, seed=0), ring(1000, seed=1)
+    flow = CouplingFlowDensity(n_layers=6, max_epochs=60, random_state=0).fit(X_train)
+    gaussian = GaussianMixture(n_components=1, random_state=0).fit(X_train)
+    assert flow.score(X_test) > gaussian.score(X_test) + 0.2
+
+
+def test_density_is_in_the_units_of_the_data(gaussian_data):
+    """Scaling the data by c shifts every log-density by -d*log(c)."""
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    scaled = CouplingFlowDensity(**FAST).fit(gaussian_data * 10.0)
+    np.testing.assert_allclose(
+        scaled.score_samples(gaussian_data * 10.0),
+        flow.score_samples(gaussian_data) - 3 * np.log(10.0), rtol=1e-6)
+
+
+def test_score_is_mean_of_score_samples_and_bits_per_dim(gaussian_data):
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    log_density = flow.score_samples(gaussian_data)
+    assert flow.score(gaussian_data) == pytest.approx(log_density.mean())
+    assert flow.bits_per_dim(gaussian_data) == pytest.approx(
+        -log_density.mean() / (3 * np.log(2)))
+
+
+def test_samples_match_training_moments(gaussian_data):
+    flow = CouplingFlowDensity(n_layers=4, max_epochs=40, random_state=0).fit(gaussian_data)
+    samples = flow.sample(20000, random_state=1)
+    assert samples.shape == (20000, 3) and np.isfinite(samples).all()
+    np.testing.assert_allclose(samples.mean(0), gaussian_data.mean(0), atol=0.15)
+    np.testing.assert_allclose(np.cov(samples.T), np.cov(gaussian_data.T), atol=0.2)
+
+
+def test_same_random_state_same_model_and_samples(gaussian_data):
+    a = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    b = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    np.testing.assert_array_equal(a.score_samples(gaussian_data), b.score_samples(gaussian_data))
+    np.testing.assert_array_equal(a.sample(5, random_state=3), b.sample(5, random_state=3))
+    c = CouplingFlowDensity(**{**FAST, "random_state": 1}).fit(gaussian_data)
+    assert not np.array_equal(a.score_samples(gaussian_data), c.score_samples(gaussian_data))
+
+
+def test_global_random_state_is_untouched(gaussian_data):
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    flow.sample(10, random_state=0)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    assert np.array_equal(numpy_state[1], np.random.get_state()[1])
+
+
+def test_rows_are_scored_independently_of_their_batch(gaussian_data):
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    full = flow.score_samples(gaussian_data)
+    parts = np.concatenate([flow.score_samples(gaussian_data[i:i + 13])
+                            for i in range(0, len(gaussian_data), 13)])
+    np.testing.assert_array_equal(full, parts)
+
+
+def _pickle_round_trip(model, tmp_path):
+    return pickle.loads(pickle.dumps(model))
+
+
+def _joblib_round_trip(model, tmp_path):
+    joblib.dump(model, tmp_path / "model.joblib")
+    return joblib.load(tmp_path / "model.joblib")
+
+
+@pytest.mark.parametrize("round_trip", [_pickle_round_trip, _joblib_round_trip])
+def test_persistence_round_trip(gaussian_data, tmp_path, round_trip):
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    restored = round_trip(flow, tmp_path)
+    np.testing.assert_array_equal(flow.score_samples(gaussian_data),
+                                  restored.score_samples(gaussian_data))
+
+
+def test_history_and_early_stopping(gaussian_data):
+    flow = CouplingFlowDensity(n_layers=2, max_epochs=500, n_iter_no_change=3, tol=0.05,
+                               random_state=0).fit(gaussian_data)
+    assert flow.n_iter_ < 500
+    assert len(flow.history_["train_loss"]) == flow.n_iter_
+    assert len(flow.history_["validation_loss"]) == flow.n_iter_
+    assert flow.history_["train_loss"][-1] < flow.history_["train_loss"][0]
+
+
+def test_verbose_shows_progress(gaussian_data, capsys):
+    CouplingFlowDensity(**{**FAST, "verbose": 1}).fit(gaussian_data)
+    assert "CouplingFlowDensity" in capsys.readouterr().err
+
+
+def test_masks(gaussian_data):
+    parity = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    np.testing.assert_array_equal(parity.masks_, [[0, 1, 0], [1, 0, 1]])
+    random = CouplingFlowDensity(**{**FAST, "n_layers": 5, "mask": "random"}).fit(gaussian_data)
+    assert random.masks_.shape == (5, 3)
+    assert ((random.masks_ == 0).sum(axis=1) == 1).all()
+    explicit = [[1, 1, 0], [0, 1, 1]]
+    fitted = CouplingFlowDensity(**{**FAST, "mask": explicit}).fit(gaussian_data)
+    np.testing.assert_array_equal(fitted.masks_, explicit)
+
+
+@pytest.mark.parametrize("mask, message", [
+    ([[1, 0, 1]], r"shape \(n_layers, n_features\) = \(2, 3\)"),
+    ([[1, 1, 1], [0, 1, 0]], "mask row 0 must contain both"),
+    ([[1, 2, 0], [0, 1, 0]], "must be 0"),
+])
+def test_bad_masks_are_named(gaussian_data, mask, message):
+    with pytest.raises(ValueError, match=message):
+        CouplingFlowDensity(**{**FAST, "mask": mask}).fit(gaussian_data)
+
+
+def test_single_feature_data():
+    X = np.random.RandomState(0).exponential(size=(300, 1))
+    flow = CouplingFlowDensity(**FAST).fit(X)
+    assert np.isfinite(flow.score_samples(X)).all()
+
+
+def test_pandas_input_records_feature_names(gaussian_data):
+    frame = pd.DataFrame(gaussian_data, columns=["a", "b", "c"])
+    flow = CouplingFlowDensity(**FAST).fit(frame)
+    np.testing.assert_array_equal(flow.feature_names_in_, ["a", "b", "c"])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        from_array = flow.score_samples(gaussian_data)
+    np.testing.assert_array_equal(flow.score_samples(frame), from_array)
+
+
+def test_pipeline_and_grid_search_with_default_scoring(gaussian_data):
+    pipeline = make_pipeline(StandardScaler(), CouplingFlowDensity(**FAST))
+    assert np.isfinite(pipeline.fit(gaussian_data).score(gaussian_data))
+    search = GridSearchCV(CouplingFlowDensity(**FAST), {"n_layers": [1, 2]}, cv=2)
+    search.fit(gaussian_data)
+    assert search.best_params_["n_layers"] in (1, 2)
+    assert np.isfinite(search.best_score_)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("bad_value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_non_finite_input_is_rejected(gaussian_data, bad_value, message):
+    X = gaussian_data.copy()
+    X[3, 1] = bad_value
+    with pytest.raises(ValueError, match=message):
+        CouplingFlowDensity(**FAST).fit(X)
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    with pytest.raises(ValueError, match=message):
+        flow.score_samples(X)
+
+
+def test_one_dimensional_input_is_rejected():
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        CouplingFlowDensity(**FAST).fit(np.arange(10.0))
+
+
+def test_wrong_feature_count_is_rejected(gaussian_data):
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    with pytest.raises(ValueError, match="X has 2 features, but CouplingFlowDensity is "
+                                         "expecting 3 features"):
+        flow.score_samples(gaussian_data[:, :2])
+
+
+def test_too_few_rows_are_rejected():
+    with pytest.raises(ValueError, match="minimum of 2 is required"):
+        CouplingFlowDensity(**FAST).fit(np.ones((1, 3)))
+
+
+def test_constant_column_is_named():
+    frame = pd.DataFrame({"x": np.arange(10.0), "flat": 4.0, "y": np.arange(10.0) ** 2})
+    with pytest.raises(ValueError, match=r"constant column\(s\): 1 \('flat'\)"):
+        CouplingFlowDensity(**FAST).fit(frame)
+
+
+def test_non_numeric_column_is_rejected():
+    frame = pd.DataFrame({"x": np.arange(10.0), "city": ["a", "b"] * 5})
+    with pytest.raises(ValueError, match="could not convert"):
+        CouplingFlowDensity(**FAST).fit(frame)
+
+
+def test_input_is_not_modified(gaussian_data):
+    X = gaussian_data.copy()
+    flow = CouplingFlowDensity(**FAST).fit(X)
+    flow.score_samples(X)
+    np.testing.assert_array_equal(X, gaussian_data)
+
+
+def test_unavailable_device_is_a_clear_error(gaussian_data):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        CouplingFlowDensity(**{**FAST, "device": "cuda"}).fit(gaussian_data)
+    with pytest.raises(ValueError, match="Invalid device 'gpu0'"):
+        CouplingFlowDensity(**{**FAST, "device": "gpu0"}).fit(gaussian_data)
+
+
+@pytest.mark.gpu
+def test_fits_on_gpu_and_loads_on_cpu(gaussian_data):
+    flow = CouplingFlowDensity(**{**FAST, "device": "cuda"}).fit(gaussian_data)
+    assert flow.device_.type == "cuda"
+    restored = pickle.loads(pickle.dumps(flow))
+    cpu = CouplingFlowDensity(**{**FAST, "device": "cpu"}).fit(gaussian_data)
+    assert np.isfinite(restored.score_samples(gaussian_data)).all()
+    np.testing.assert_allclose(restored.score_samples(gaussian_data),
+                               cpu.score_samples(gaussian_data), rtol=1e-6)

@@ -1,0 +1,16 @@
+"""scikit-learn's own estimator checks, run on every flowimpute estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from flowimpute import CouplingFlowDensity
+
+# Small settings: the checks fit hundreds of times on tiny data.
+ESTIMATORS = [
+    CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=3, random_state=0),
+    CouplingFlowDensity(n_layers=3, mask="random", max_epochs=2, random_state=0),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
