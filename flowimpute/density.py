@@ -155,7 +155,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
     ----------
     n_layers : int, default=4
         Number of (affine-constant, coupling) layers.
-    hidden_dims : tuple of int, default=(64,)
+    hidden_dims : tuple of int, default=(64, 64)
         Hidden widths of each coupling's conditioner MLP.
     mask : {"parity", "random"} or array-like of shape (n_layers, n_features), default="parity"
         Coupling structure. ``1`` marks a transformed feature, ``0`` a
@@ -239,7 +239,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
     def __init__(
         self,
         n_layers: int = 4,
-        hidden_dims: tuple[int, ...] = (64,),
+        hidden_dims: tuple[int, ...] = (64, 64),
         mask="parity",
         activation: str = "tanh",
         log_scale_bound: float = 3.0,

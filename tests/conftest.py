@@ -1,6 +1,7 @@
-import numpy as np
 import pytest
 import torch
+
+from flowimpute.datasets import make_ring_of_gaussians
 
 
 def pytest_addoption(parser):
@@ -17,14 +18,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
-def ring_of_gaussians(n_samples, n_modes=6, radius=2.0, std=0.25, seed=0):
-    """Mixture of isotropic Gaussians evenly spaced on a circle."""
-    rng = np.random.RandomState(seed)
-    angles = 2 * np.pi * rng.randint(n_modes, size=n_samples) / n_modes
-    centers = radius * np.column_stack([np.cos(angles), np.sin(angles)])
-    return centers + std * rng.normal(size=(n_samples, 2))
-
-
 @pytest.fixture
 def ring():
-    return ring_of_gaussians
+    return lambda n, seed=0: make_ring_of_gaussians(n, random_state=seed)

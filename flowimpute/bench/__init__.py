@@ -1,0 +1,1 @@
+"""Benchmarks that measure flowimpute against the baselines users know."""

@@ -1,0 +1,150 @@
+"""Real tabular data sets: loaders for the project's data folder and scikit-learn's bundled sets.
+
+The CSV files are looked up in, in order: the ``data_home`` argument, the
+``FLOWIMPUTE_DATA`` environment variable, and a ``shared/data`` folder beside
+the working directory or beside the repository that holds this package. Nothing
+is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets as sklearn_datasets
+from sklearn.utils import Bunch
+
+#: name -> (file name, target column). Target columns are removed from the features.
+CSV_DATASETS: dict[str, tuple[str, str]] = {
+    "banknote": ("banknote.csv.gz", "class"),
+    "california": ("california_housing.csv.gz", "MedHouseVal"),
+    "gas_turbine": ("gas_turbine.csv.gz", "year"),
+    "letter": ("letter.csv.gz", "lettr"),
+    "magic": ("magic.csv.gz", "class"),
+    "sonar": ("sonar.csv.gz", "class"),
+    "spambase": ("spambase.csv.gz", "spam"),
+    "wine_quality_red": ("wine_quality_red.csv.gz", "quality"),
+    "wine_quality_white": ("wine_quality_white.csv.gz", "quality"),
+    "yeast": ("yeast.csv.gz", "class"),
+}
+
+#: Sets bundled with scikit-learn, available with no data folder at all.
+BUNDLED_DATASETS = {
+    "breast_cancer": sklearn_datasets.load_breast_cancer,
+    "diabetes": sklearn_datasets.load_diabetes,
+    "wine": sklearn_datasets.load_wine,
+}
+
+DATASET_NAMES = sorted([*CSV_DATASETS, *BUNDLED_DATASETS])
+
+
+def _candidate_data_homes(data_home: str | os.PathLike | None) -> list[Path]:
+    if data_home is not None:
+        return [Path(data_home)]
+    candidates = []
+    if os.environ.get("FLOWIMPUTE_DATA"):
+        candidates.append(Path(os.environ["FLOWIMPUTE_DATA"]))
+    candidates.append(Path.cwd().parent / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+    return candidates
+
+
+def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
+    """The folder holding the CSV data sets.
+
+    Raises
+    ------
+    FileNotFoundError
+        Listing every place that was tried.
+    """
+    candidates = _candidate_data_homes(data_home)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"No data folder found (tried: {tried}). Set FLOWIMPUTE_DATA to the folder "
+        f"holding the CSV files, or use a bundled data set: {sorted(BUNDLED_DATASETS)}."
+    )
+
+
+def load_dataset(name: str, data_home: str | os.PathLike | None = None) -> Bunch:
+    """Load a real data set as numeric features and a target.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASET_NAMES`: ``banknote``, ``breast_cancer``,
+        ``california``, ``diabetes``, ``gas_turbine``, ``letter``, ``magic``,
+        ``sonar``, ``spambase``, ``wine``, ``wine_quality_red``,
+        ``wine_quality_white``, ``yeast``.
+    data_home : str or path-like, optional
+        Folder with the CSV files; see the module docstring for the default.
+
+    Returns
+    -------
+    dataset : Bunch
+        ``data`` (DataFrame of float64 features), ``target`` (Series) and
+        ``name``.
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import load_dataset
+    >>> load_dataset("diabetes").data.shape
+    (442, 10)
+    """
+    if name in BUNDLED_DATASETS:
+        bunch = BUNDLED_DATASETS[name](as_frame=True)
+        return Bunch(data=bunch.data.astype(np.float64), target=bunch.target, name=name)
+    if name not in CSV_DATASETS:
+        raise ValueError(f"Unknown data set {name!r}; choose one of {DATASET_NAMES}.")
+    file_name, target_column = CSV_DATASETS[name]
+    path = get_data_home(data_home) / file_name
+    if not path.is_file():
+        raise FileNotFoundError(f"Data set {name!r} expects the file {path}.")
+    frame = pd.read_csv(path)
+    target = frame.pop(target_column)
+    return Bunch(data=frame.astype(np.float64), target=target, name=name)
+
+
+def make_ring_of_gaussians(
+    n_samples: int, n_modes: int = 6, radius: float = 2.0, std: float = 0.25, random_state=None
+) -> np.ndarray:
+    """A 2-D mixture of isotropic Gaussians evenly spaced on a circle.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_modes : int, default=6
+        Number of equally likely components.
+    radius : float, default=2.0
+        Radius of the circle holding the component means.
+    std : float, default=0.25
+        Standard deviation of each component.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    angles = 2 * np.pi * rng.randint(n_modes, size=n_samples) / n_modes
+    centers = radius * np.column_stack([np.cos(angles), np.sin(angles)])
+    return centers + std * rng.normal(size=(n_samples, 2))
+
+
+def ring_of_gaussians_log_density(
+    X: np.ndarray, n_modes: int = 6, radius: float = 2.0, std: float = 0.25
+) -> np.ndarray:
+    """The exact log-density of :func:`make_ring_of_gaussians` at the rows of ``X``."""
+    from scipy.special import logsumexp
+
+    angles = 2 * np.pi * np.arange(n_modes) / n_modes
+    centers = radius * np.column_stack([np.cos(angles), np.sin(angles)])
+    squared = ((X[:, None, :] - centers[None]) ** 2).sum(-1)
+    log_components = -squared / (2 * std**2) - np.log(2 * np.pi * std**2)
+    return logsumexp(log_components, axis=1) - np.log(n_modes)
