@@ -3,6 +3,7 @@
 from .affine import AffineConstant
 from .base import Compose, Transform
 from .coupling import AffineCoupling
+from .linear import LULinear
 from .permutation import Permutation
 
-__all__ = ["AffineConstant", "AffineCoupling", "Compose", "Permutation", "Transform"]
+__all__ = ["AffineConstant", "AffineCoupling", "Compose", "LULinear", "Permutation", "Transform"]
