@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor, nn
 
 from ._training import TrainingConfig, TrainingResult, train
@@ -72,7 +72,7 @@ class BaseFlowEstimator(BaseEstimator):
 
     _parameter_constraints: dict = {
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -126,10 +126,17 @@ class BaseFlowEstimator(BaseEstimator):
         ]
         return np.concatenate(outputs, axis=0)
 
-    def _training_config(self, description: str) -> TrainingConfig:
+    def _resolve_batch_size(self, n_train: int) -> int:
+        """``batch_size``, where ``"auto"`` means ``min(256, max(16, n_train // 16))``:
+        at least about 16 optimizer steps per epoch, however small the table."""
+        if self.batch_size == "auto":
+            return min(256, max(16, n_train // 16))
+        return self.batch_size
+
+    def _training_config(self, description: str, n_train: int) -> TrainingConfig:
         return TrainingConfig(
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self._resolve_batch_size(n_train),
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             n_iter_no_change=self.n_iter_no_change,
@@ -158,7 +165,7 @@ class BaseFlowEstimator(BaseEstimator):
         """Train ``module`` and record ``history_`` and ``n_iter_``."""
         result = train(
             module, loss_fn, X_train, X_validation,
-            self._training_config(type(self).__name__),
+            self._training_config(type(self).__name__, X_train.shape[0]),
             torch.Generator().manual_seed(seed),
         )
         self.history_ = result.history
