@@ -1,7 +1,8 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
 from .density import CouplingFlowDensity
+from .impute import VFGImputer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CouplingFlowDensity", "__version__"]
+__all__ = ["CouplingFlowDensity", "VFGImputer", "__version__"]

@@ -148,3 +148,21 @@ def ring_of_gaussians_log_density(
     squared = ((X[:, None, :] - centers[None]) ** 2).sum(-1)
     log_components = -squared / (2 * std**2) - np.log(2 * np.pi * std**2)
     return logsumexp(log_components, axis=1) - np.log(n_modes)
+
+
+def make_vfg_synthetic(n_samples: int, random_state=None) -> np.ndarray:
+    """The synthetic set of the VFG paper (section 5.1): 8 columns from 2 latents.
+
+    ``z1 ~ N(0, 1)``, ``z2 ~ N(1, 2^2)``; ``x1 = x2 = z1``,
+    ``x3 = x4 = 2 sin(z1)``, ``x5 = x6 = z2``, ``x7 = x8 = z2^2``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 8)
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    z1 = rng.normal(0.0, 1.0, n_samples)
+    z2 = rng.normal(1.0, 2.0, n_samples)
+    return np.column_stack([z1, z1, 2 * np.sin(z1), 2 * np.sin(z1), z2, z2, z2**2, z2**2])

@@ -1,0 +1,178 @@
+"""The scikit-learn imputer surface shared by flowimpute's imputers.
+
+Handles what every imputer must do the same way: ``missing_values``,
+``keep_empty_features``, ``add_indicator``, per-column scaling of the observed
+entries, keeping decoded values inside the training range, putting observed
+entries back untouched, and ``get_feature_names_out``. A subclass implements
+``_fit_model(X_scaled, observed, seed)`` and ``_impute(X_scaled, observed)`` on
+the columns that were not empty at fit time, in scaled units.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.base import TransformerMixin
+from sklearn.impute import MissingIndicator
+from sklearn.utils._param_validation import MissingValues
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseFlowEstimator, draw_seed, resolve_device, seeded_torch
+
+
+def _is_nan_marker(value) -> bool:
+    return isinstance(value, Real) and bool(np.isnan(value))
+
+
+class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
+    """Imputer machinery on top of :class:`~flowimpute._base.BaseFlowEstimator`."""
+
+    _parameter_constraints: dict = {
+        **BaseFlowEstimator._parameter_constraints,
+        "missing_values": [MissingValues(numeric_only=True)],
+        "add_indicator": ["boolean"],
+        "keep_empty_features": ["boolean"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _is_nan_marker(self.missing_values)
+        return tags
+
+    # ---------------------------------------------------------------- input
+    def _validate_input(self, X, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 copy of ``X`` with NaN at every missing entry, and the
+        boolean mask of observed entries. Infinite values are rejected."""
+        nan_marker = _is_nan_marker(self.missing_values)
+        X = validate_data(
+            self, X, reset=reset, dtype=np.float64, copy=True,
+            ensure_all_finite="allow-nan" if nan_marker else True,
+            ensure_min_samples=2 if reset else 1,
+        )
+        if not nan_marker:
+            X[X == self.missing_values] = np.nan
+        return X, ~np.isnan(X)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None):
+        """Fit the imputer on ``X``, which may contain missing values anywhere.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        X, observed = self._validate_input(X, reset=True)
+        n_observed = observed.sum(axis=0)
+        self.empty_features_ = np.flatnonzero(n_observed == 0)
+        self.modelled_features_ = np.flatnonzero(n_observed > 0)
+        if self.modelled_features_.size == 0:
+            raise ValueError("Every column of X is entirely missing; there is nothing to learn.")
+        if self.empty_features_.size and not self.keep_empty_features:
+            warnings.warn(
+                f"Skipping features without any observed values: {self.empty_features_.tolist()}. "
+                "They are dropped from the output (set keep_empty_features=True to keep "
+                "them, filled with 0).", UserWarning, stacklevel=2,
+            )
+        X = X[:, self.modelled_features_]
+        observed = observed[:, self.modelled_features_]
+        self.mean_ = np.nanmean(X, axis=0)
+        scale = np.nanstd(X, axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.data_min_ = np.nanmin(X, axis=0)
+        self.data_max_ = np.nanmax(X, axis=0)
+        self.indicator_ = (
+            MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
+                self._full_width(X)) if self.add_indicator else None
+        )
+        self.device_ = resolve_device(self.device)
+        seed = draw_seed(self.random_state)
+        X_scaled = np.where(observed, self._standardize(X), 0.0)
+        with seeded_torch(seed, self.device_):
+            self._fit_model(X_scaled, observed, seed)
+        return self
+
+    def _full_width(self, X_modelled: np.ndarray) -> np.ndarray:
+        """Re-insert the empty columns (all NaN) so the indicator sees every column."""
+        full = np.full((X_modelled.shape[0], self.n_features_in_), np.nan)
+        full[:, self.modelled_features_] = X_modelled
+        return full
+
+    # ------------------------------------------------------------ transform
+    def transform(self, X):
+        """Impute every missing entry of ``X``.
+
+        Observed entries are returned unchanged, bit for bit; imputed values
+        lie within each column's training range. The result never contains
+        NaN.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features_out)
+            ``n_features_out`` drops columns that were empty at fit time
+            (unless ``keep_empty_features``) and adds the missing indicator
+            columns when ``add_indicator``.
+        """
+        check_is_fitted(self)
+        X, observed = self._validate_input(X, reset=False)
+        X_modelled = X[:, self.modelled_features_]
+        observed_modelled = observed[:, self.modelled_features_]
+        imputed = X_modelled.copy()
+        if (~observed_modelled).any():
+            X_scaled = np.where(observed_modelled, self._standardize(X_modelled), 0.0)
+            estimate = self._unstandardize(self._impute(X_scaled, observed_modelled))
+            estimate = np.clip(estimate, self.data_min_, self.data_max_)
+            imputed[~observed_modelled] = estimate[~observed_modelled]
+        if self.keep_empty_features:
+            output = np.zeros_like(X)
+            output[:, self.modelled_features_] = imputed
+        else:
+            output = imputed
+        if self.indicator_ is not None:
+            output = np.hstack([output, self.indicator_.transform(self._full_width(X_modelled))])
+        return output
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Defaults to ``feature_names_in_`` or ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length {self.n_features_in_}, "
+                    f"got {len(input_features)}.")
+            if names is not None and not np.array_equal(input_features, names):
+                raise ValueError("input_features is not equal to feature_names_in_.")
+            names = input_features
+        if names is None:
+            names = np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        names = np.asarray(names, dtype=object)
+        kept = names if self.keep_empty_features else names[self.modelled_features_]
+        if self.indicator_ is None:
+            return kept
+        indicated = names[self.indicator_.features_]
+        return np.concatenate([kept, np.array([f"missingindicator_{n}" for n in indicated],
+                                              dtype=object)])

@@ -1,0 +1,1 @@
+"""The Variational Flow Graphical model: structure (sections, tree) and message passing."""
