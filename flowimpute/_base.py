@@ -56,6 +56,14 @@ def draw_seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def check_hidden_dims(hidden_dims) -> tuple[int, ...]:
+    """``hidden_dims`` as a tuple of positive ints, or a ValueError naming it."""
+    dims = tuple(hidden_dims)
+    if not all(isinstance(h, Integral) and h > 0 for h in dims):
+        raise ValueError(f"hidden_dims must be positive integers, got {hidden_dims!r}.")
+    return dims
+
+
 def make_generator(seed: int, device: torch.device) -> torch.Generator:
     """A private torch generator on ``device``, leaving the global RNG untouched."""
     return torch.Generator(device=device).manual_seed(seed)

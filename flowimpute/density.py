@@ -15,6 +15,7 @@ from ._base import (
     DTYPE,
     INFERENCE_CHUNK_ROWS,
     BaseFlowEstimator,
+    check_hidden_dims,
     draw_seed,
     make_generator,
     resolve_device,
@@ -282,9 +283,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         return check_masks(self.mask, self.n_layers, n_features)
 
     def _build_flow(self, n_features: int, seed: int) -> Flow:
-        hidden_dims = tuple(self.hidden_dims)
-        if not all(isinstance(h, Integral) and h > 0 for h in hidden_dims):
-            raise ValueError(f"hidden_dims must be positive integers, got {self.hidden_dims!r}.")
+        hidden_dims = check_hidden_dims(self.hidden_dims)
         self.masks_ = self._resolve_masks(n_features, seed)
         transform = coupling_transform(
             self.masks_, hidden_dims, self.activation, self.log_scale_bound

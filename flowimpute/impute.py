@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor
 
-from ._base import DTYPE
+from ._base import DTYPE, check_hidden_dims
 from ._imputer_base import BaseFlowImputer
 from .transforms._mlp import ACTIVATIONS
 from .vfg.model import VFGModel
@@ -270,9 +270,7 @@ class VFGImputer(BaseFlowImputer):
 
     # ------------------------------------------------------------------- fit
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
-        hidden_dims = tuple(self.hidden_dims)
-        if not all(isinstance(h, Integral) and h > 0 for h in hidden_dims):
-            raise ValueError(f"hidden_dims must be positive integers, got {self.hidden_dims!r}.")
+        hidden_dims = check_hidden_dims(self.hidden_dims)
         local_sections = self._resolve_structure(X_scaled, observed)
         self._build_layout(local_sections)
         model = VFGModel(

@@ -74,11 +74,11 @@ def test_same_random_state_same_model_and_samples(gaussian_data):
 
 
 def test_global_random_state_is_untouched(gaussian_data):
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
     flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
     flow.sample(10, random_state=0)
     assert torch.equal(torch_state, torch.get_rng_state())
-    assert np.array_equal(numpy_state[1], np.random.get_state()[1])
+    assert np.array_equal(numpy_state[1], np.random.get_state()[1])  # noqa: NPY002
 
 
 def test_rows_are_scored_independently_of_their_batch(gaussian_data):

@@ -71,7 +71,7 @@ def test_round_trip(transform, x):
 
 def test_log_det_matches_autograd_jacobian(transform, x):
     _, log_det = transform(x[:8])
-    for row, expected in zip(x[:8], log_det):
+    for row, expected in zip(x[:8], log_det, strict=True):
         jacobian = torch.autograd.functional.jacobian(
             lambda r: transform(r.unsqueeze(0))[0].squeeze(0), row)
         torch.testing.assert_close(expected, torch.linalg.slogdet(jacobian)[1],

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -146,18 +147,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--protocols", nargs="+", default=["synthetic", "california"])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--california-seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", default="flowimpute-report")
+    parser.add_argument("--vfg-max-epochs", type=int, help="override VFGImputer's max_epochs")
+    parser.add_argument("--output", type=Path, default=Path("flowimpute-report"))
     args = parser.parse_args(argv)
+    overrides = {} if args.vfg_max_epochs is None else {"max_epochs": args.vfg_max_epochs}
     frames = []
     if "synthetic" in args.protocols:
-        frames.append(run_synthetic(args.seeds))
+        frames.append(run_synthetic(args.seeds, **overrides))
     if "california" in args.protocols:
-        frames.append(run_california(args.california_seeds))
+        frames.append(run_california(args.california_seeds, **overrides))
     runs = pd.concat(frames, ignore_index=True)
-    import pathlib
-    out = pathlib.Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(out / "vfg-paper.csv", index=False)
+    args.output.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(args.output / f"vfg-paper-{'-'.join(args.protocols)}.csv", index=False)
     for protocol, frame in runs.groupby("protocol", sort=False):
         table = pd.DataFrame({
             "test MSE": mean_std(frame, ["method"], "mse"),

@@ -137,7 +137,9 @@ class VFGModel(nn.Module):
     def _distance(self, a: Tensor, b: Tensor) -> Tensor:
         """Negative log-likelihood kernel of the reconstruction terms, per entry."""
         difference = a - b
-        return 0.5 * difference.pow(2) if self.latent_distribution == "gaussian" else difference.abs()
+        if self.latent_distribution == "gaussian":
+            return 0.5 * difference.pow(2)
+        return difference.abs()
 
     def _prior_cross_entropy(self, z: Tensor) -> Tensor:
         """Per-row ``-log p(z)`` under the root prior."""
@@ -208,8 +210,7 @@ class VFGModel(nn.Module):
             if seen.sum() > 1:
                 entropy = entropy + self._batch_entropy(message[seen])
 
-        root = messages.states[self.tree.root]
-        root_seen = messages.visible[self.tree.root]
-        kl = self._prior_cross_entropy(root[root_seen]).mean() - self._batch_entropy(root[root_seen])
+        root = messages.states[self.tree.root][messages.visible[self.tree.root]]
+        kl = self._prior_cross_entropy(root).mean() - self._batch_entropy(root)
         loss = (per_row + consistency).mean() + kl - entropy
         return loss, per_row

@@ -64,7 +64,8 @@ def parse_tree(tree, n_sections: int) -> Tree:
             seen.append(int(node))
             return int(node)
         if not isinstance(node, (list, tuple)) or len(node) == 0:
-            raise ValueError(f"tree entries must be section indices or non-empty lists, got {node!r}.")
+            raise ValueError(
+                f"tree entries must be section indices or non-empty lists, got {node!r}.")
         children = [visit(child) for child in node]
         parents.append(-1)
         index = len(parents) - 1
@@ -88,7 +89,8 @@ def auto_tree(n_sections: int, max_children: int = MAX_AUTO_CHILDREN) -> Tree:
     while True:
         n_groups = math.ceil(len(level) / max_children)
         bounds = np.linspace(0, len(level), n_groups + 1).round().astype(int)
-        level = [level[a:b] if b - a > 1 else level[a] for a, b in zip(bounds, bounds[1:])]
+        pairs = zip(bounds, bounds[1:], strict=False)
+        level = [level[a:b] if b - a > 1 else level[a] for a, b in pairs]
         if len(level) == 1:
             root = level[0]
             return parse_tree(root if isinstance(root, list) else [root], n_sections)
@@ -112,7 +114,7 @@ def auto_sections(X: np.ndarray, section_size: int) -> list[np.ndarray]:
         np.fill_diagonal(distance, 0.0)
         order = leaves_list(linkage(squareform(distance, checks=False), method="average"))
     bounds = np.linspace(0, n_features, n_sections + 1).round().astype(int)
-    return [np.sort(order[a:b]) for a, b in zip(bounds, bounds[1:])]
+    return [np.sort(order[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _pairwise_correlation(X: np.ndarray) -> np.ndarray:
