@@ -127,12 +127,18 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         """
         check_is_fitted(self)
         X, observed = self._validate_input(X, reset=False)
+        return self._complete(X, observed, self._impute)
+
+    def _complete(self, X: np.ndarray, observed: np.ndarray, impute) -> np.ndarray:
+        """Fill the missing entries of validated ``X`` with ``impute(X_scaled,
+        observed)`` (scaled units, modelled columns); clip, restore observed
+        entries, handle empty features and the indicator."""
         X_modelled = X[:, self.modelled_features_]
         observed_modelled = observed[:, self.modelled_features_]
         imputed = X_modelled.copy()
         if (~observed_modelled).any():
             X_scaled = np.where(observed_modelled, self._standardize(X_modelled), 0.0)
-            estimate = self._unstandardize(self._impute(X_scaled, observed_modelled))
+            estimate = self._unstandardize(impute(X_scaled, observed_modelled))
             estimate = np.clip(estimate, self.data_min_, self.data_max_)
             imputed[~observed_modelled] = estimate[~observed_modelled]
         if self.keep_empty_features:

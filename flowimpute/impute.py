@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from ._base import DTYPE, check_hidden_dims
@@ -113,6 +116,9 @@ class VFGImputer(BaseFlowImputer):
         columns only).
     empty_features_, modelled_features_ : ndarray of int
         Columns with no observed value at fit time, and the others.
+    training_entropy_ : float
+        Batch entropy terms of the ELBO on (up to 4,096) training rows, used
+        by :meth:`score_samples`.
     history_, n_iter_, device_, n_features_in_, feature_names_in_
         As in :class:`~flowimpute.CouplingFlowDensity`.
 
@@ -252,10 +258,19 @@ class VFGImputer(BaseFlowImputer):
         entry_observed = torch.cat([observed, pad.bool()], dim=1)[:, self._gather_]
         return leaves, entry_observed & self._real_
 
-    def _reconstruct(self, leaves: Tensor, leaf_visible: Tensor) -> Tensor:
+    def _reconstruct(
+        self, leaves: Tensor, leaf_visible: Tensor, root_noise: Tensor | None = None
+    ) -> Tensor:
+        """Decoded sections, clipped to the training range. ``root_noise``
+        (standard normal, one row per row) draws the root state from its
+        approximate posterior instead of taking its mean."""
         model = self.module_
-        decoded = model.decode(model.encode(leaves, leaf_visible),
-                               from_root=self.decode_from == "root")
+        messages = model.encode(leaves, leaf_visible)
+        if root_noise is not None:
+            root = model.tree.root
+            spread = torch.rsqrt(model.root_precision(messages))
+            messages.states[root] = messages.states[root] + root_noise * spread
+        decoded = model.decode(messages, from_root=self.decode_from == "root")
         reconstruction = torch.stack(decoded[: model.tree.n_sections], dim=1)
         return torch.minimum(torch.maximum(reconstruction, self._low_), self._high_)
 
@@ -287,10 +302,10 @@ class VFGImputer(BaseFlowImputer):
             leaf_observed = entry_observed.any(dim=2)
             with torch.no_grad():
                 leaves = self._refine(leaves, entry_observed, leaf_observed)
-            full, _ = model.negative_elbo(leaves, leaf_observed, entry_observed)
+            full = model.negative_elbo(leaves, leaf_observed, entry_observed)
             if self.mask_prob == 0:
                 return full
-            masked, _ = model.negative_elbo(
+            masked = model.negative_elbo(
                 leaves, self._random_visibility(leaf_observed), entry_observed)
             return full + masked
 
@@ -298,6 +313,13 @@ class VFGImputer(BaseFlowImputer):
         validation = (None if validation_rows is None
                       else data[torch.as_tensor(validation_rows, device=self.device_)])
         self._fit_module(model, loss_fn, data[index], validation, seed)
+        with torch.no_grad():
+            sample = data[index[:4096]]
+            leaves, entry_observed = self._leaves(
+                sample[:, :n_columns], sample[:, n_columns:] > 0.5)
+            leaves = self._refine(leaves, entry_observed, entry_observed.any(dim=2))
+            _, entropy = model.elbo_terms(leaves, entry_observed.any(dim=2), entry_observed)
+        self.training_entropy_ = float(entropy)
 
     def _random_visibility(self, leaf_observed: Tensor) -> Tensor:
         """Hide each observed section with probability ``mask_prob``, per row,
@@ -311,17 +333,104 @@ class VFGImputer(BaseFlowImputer):
         return visible | (forced & leaf_observed & none_left)
 
     # ------------------------------------------------------------- transform
-    def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def _impute(
+        self, X_scaled: np.ndarray, observed: np.ndarray, root_noise: np.ndarray | None = None
+    ) -> np.ndarray:
         n_columns = X_scaled.shape[1]
+        parts = [X_scaled, observed.astype(np.float64)]
+        if root_noise is not None:
+            parts.append(root_noise)
 
         def impute_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed = self._leaves(chunk[:, :n_columns], chunk[:, n_columns:] > 0.5)
+            leaves, entry_observed = self._leaves(
+                chunk[:, :n_columns], chunk[:, n_columns:2 * n_columns] > 0.5)
+            noise = chunk[:, 2 * n_columns:] if root_noise is not None else None
             leaf_visible = entry_observed.any(dim=2)
             leaves = self._refine(leaves, entry_observed, leaf_visible)
-            estimate = torch.where(leaf_visible.unsqueeze(2), leaves,
-                                   self._reconstruct(leaves, leaf_visible))
+            decoded = self._reconstruct(leaves, leaf_visible, noise)
+            if noise is not None:  # a draw also varies the gaps of partial sections
+                gaps = leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
+                leaves = torch.where(gaps, decoded, leaves)
+            estimate = torch.where(leaf_visible.unsqueeze(2), leaves, decoded)
             out = chunk[:, :n_columns].clone()
             out[:, self._flat_columns_] = estimate.flatten(1)[:, self._flat_real_]
             return out
 
-        return self._map_chunks(impute_chunk, np.hstack([X_scaled, observed.astype(np.float64)]))
+        return self._map_chunks(impute_chunk, np.hstack(parts))
+
+    def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
+        """Draw several plausible completions of ``X`` (multiple imputation).
+
+        Each draw takes the root state from a Gaussian around its imputed
+        value whose precision is the prior's 1 plus the learned precisions of
+        the root's observed children (with ``aggregation="mean"`` each child
+        counts 1), and decodes it into the missing entries. Only the root's
+        uncertainty is sampled: deeper aggregation levels and the decoders'
+        own noise are not, so the spread is a lower bound on the true
+        uncertainty. Observed entries are identical in every draw.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        n_imputations : int, default=5
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        draws : ndarray of shape (n_imputations, n_samples, n_features_out)
+        """
+        check_is_fitted(self)
+        if not isinstance(n_imputations, Integral) or n_imputations < 1:
+            raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
+        X, observed = self._validate_input(X, reset=False)
+        rng = check_random_state(random_state)
+        draws = []
+        for _ in range(n_imputations):
+            noise = rng.standard_normal((X.shape[0], self.latent_dim_))
+            draws.append(self._complete(
+                X, observed,
+                lambda X_scaled, obs, noise=noise: self._impute(X_scaled, obs, noise)))
+        return np.stack(draws)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Per-row ELBO of the observed entries, in the units of ``X``.
+
+        The layer-wise ELBO the model is trained on: the Gaussian (or
+        Laplace) log-likelihood of every observed entry reconstructed from
+        the root, of every visible message given its parent, the root's
+        prior log-density, and the batch entropies measured on the training
+        data. It is a lower bound on the log-density only up to those
+        batch approximations: use it to compare rows, or models with the same
+        sections, not as a calibrated density.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            May contain missing values; only observed entries are scored.
+
+        Returns
+        -------
+        elbo : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X, observed = self._validate_input(X, reset=False)
+        X = X[:, self.modelled_features_]
+        observed = observed[:, self.modelled_features_]
+        X_scaled = np.where(observed, self._standardize(X), 0.0)
+        n_columns = X.shape[1]
+        model = self.module_
+        entry_constant = (0.5 * math.log(2 * math.pi)
+                          if self.latent_distribution == "gaussian" else math.log(2.0))
+
+        def score_chunk(chunk: Tensor) -> Tensor:
+            leaves, entry_observed = self._leaves(chunk[:, :n_columns], chunk[:, n_columns:] > 0.5)
+            leaf_visible = entry_observed.any(dim=2)
+            leaves = self._refine(leaves, entry_observed, leaf_visible)
+            per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
+            messages = model.encode(leaves, leaf_visible)
+            n_terms = entry_observed.sum((1, 2)) + self.latent_dim_ * torch.stack(
+                messages.visible[:-1], dim=1).sum(1)
+            return -(per_row + entry_constant * n_terms)
+
+        elbo = self._map_chunks(score_chunk, np.hstack([X_scaled, observed.astype(np.float64)]))
+        return elbo + self.training_entropy_ - (observed * np.log(self.scale_)).sum(axis=1)

@@ -205,3 +205,25 @@ def test_latent_dim_smaller_than_a_section(correlated):
 def test_all_columns_missing(correlated):
     with pytest.raises(ValueError, match="entirely missing"):
         VFGImputer(**FAST).fit(np.full((10, 3), np.nan))
+
+
+def test_multiple_imputation_draws_vary_only_the_gaps(correlated, fitted):
+    X = _with_gaps(correlated[:50], 0.4, 12)
+    draws = fitted.sample_imputations(X, n_imputations=4, random_state=0)
+    observed = ~np.isnan(X)
+    assert draws.shape == (4, 50, 6) and not np.isnan(draws).any()
+    for draw in draws:
+        np.testing.assert_array_equal(draw[observed], X[observed])
+    assert draws[:, ~observed].std(axis=0).mean() > 0
+    np.testing.assert_array_equal(
+        draws, fitted.sample_imputations(X, n_imputations=4, random_state=0))
+
+
+def test_score_samples_is_finite_and_ranks_outliers_low(correlated, fitted):
+    scores = fitted.score_samples(correlated[:100])
+    assert scores.shape == (100,) and np.isfinite(scores).all()
+    outlier = correlated[:1].copy()
+    outlier[0, 0] = correlated[:, 0].max() + 5 * correlated[:, 0].std()
+    outlier[0, 2] = correlated[:, 2].min() - 5 * correlated[:, 2].std()
+    assert fitted.score_samples(outlier)[0] < np.percentile(scores, 5)
+    assert np.isfinite(fitted.score_samples(_with_gaps(correlated[:20], 0.3, 13))).all()

@@ -175,10 +175,10 @@ class VFGModel(nn.Module):
         covariance = covariance + _COVARIANCE_RIDGE * torch.eye(m, dtype=z.dtype, device=z.device)
         return 0.5 * torch.logdet(covariance) + 0.5 * m * (1 + math.log(2 * math.pi))
 
-    def negative_elbo(
+    def elbo_terms(
         self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Mean negative layer-wise ELBO of a batch and the per-row reconstruction loss.
+        """Per-row negative log-likelihood terms and the batch entropy of the ELBO.
 
         Parameters
         ----------
@@ -189,28 +189,49 @@ class VFGModel(nn.Module):
         entry_observed : Tensor (n, k, m) bool
             Entries whose reconstruction is scored (observed, non-padding).
 
-        Terms (see the user guide): reconstruction of every observed entry
-        from the root (L2 or L1); consistency of every visible child's message
-        with its parent's decoded state; minus the batch-Gaussian entropy of
-        every message layer; and the root's KL to the prior, as prior
-        cross-entropy minus batch entropy.
+        Returns
+        -------
+        per_row : Tensor (n,)
+            Reconstruction of every observed entry from the root (L2 or L1),
+            consistency of every visible child's message with its parent's
+            decoded state, and the root's prior cross-entropy.
+        entropy : Tensor ()
+            Batch-Gaussian entropy of every message layer and of the root.
+            The negative ELBO of the batch is ``per_row.mean() - entropy``.
         """
         messages = self.encode(leaves, leaf_visible)
         decoded = self.decode(messages)
         reconstructed = torch.stack(decoded[: self.tree.n_sections], dim=1)
         per_row = (self._distance(reconstructed, leaves) * entry_observed).sum((1, 2))
-
-        consistency = torch.zeros_like(per_row)
         entropy = per_row.new_zeros(())
         for node in range(self.tree.n_nodes - 1):
             message = messages.outgoing[node]
             seen = messages.visible[node]
             parent_state = decoded[self.tree.parents[node]]
-            consistency = consistency + self._message_nll(node, message, parent_state) * seen
+            per_row = per_row + self._message_nll(node, message, parent_state) * seen
             if seen.sum() > 1:
                 entropy = entropy + self._batch_entropy(message[seen])
+        root = messages.states[self.tree.root]
+        root_seen = messages.visible[self.tree.root]
+        per_row = per_row + self._prior_cross_entropy(root) * root_seen
+        entropy = entropy + self._batch_entropy(root[root_seen])
+        return per_row, entropy
 
-        root = messages.states[self.tree.root][messages.visible[self.tree.root]]
-        kl = self._prior_cross_entropy(root).mean() - self._batch_entropy(root)
-        loss = (per_row + consistency).mean() + kl - entropy
-        return loss, per_row
+    def negative_elbo(
+        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor
+    ) -> Tensor:
+        """Mean negative layer-wise ELBO of a batch (see :meth:`elbo_terms`)."""
+        per_row, entropy = self.elbo_terms(leaves, leaf_visible, entry_observed)
+        return per_row.mean() - entropy
+
+    def root_precision(self, messages: Messages) -> Tensor:
+        """Posterior precision of the root state per row and coordinate: the
+        prior's 1 plus the precisions of the root's visible children (a
+        product of Gaussian experts; deeper levels' uncertainty is not
+        propagated). With "mean" aggregation every child counts 1."""
+        root = self.tree.root
+        precision = torch.ones_like(messages.states[root])
+        for child in self._children[root]:
+            weight = torch.exp(self.log_confidence[child])
+            precision = precision + messages.visible[child].unsqueeze(1) * weight
+        return precision
