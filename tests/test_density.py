@@ -231,3 +231,17 @@ def test_fits_on_gpu_and_loads_on_cpu(gaussian_data):
     assert np.isfinite(restored.score_samples(gaussian_data)).all()
     np.testing.assert_allclose(restored.score_samples(gaussian_data),
                                cpu.score_samples(gaussian_data), rtol=1e-6)
+
+
+def test_model_marked_as_fitted_on_cuda_loads_on_cpu(gaussian_data):
+    """The unpickling fallback a GPU-fitted model takes on a machine without CUDA."""
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    flow = CouplingFlowDensity(**FAST).fit(gaussian_data)
+    expected = flow.score_samples(gaussian_data)
+    flow.device_ = torch.device("cuda")
+    payload = pickle.dumps(flow)
+    with pytest.warns(UserWarning, match="fitted on cuda, which is not available here"):
+        restored = pickle.loads(payload)
+    assert restored.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(restored.score_samples(gaussian_data), expected)
