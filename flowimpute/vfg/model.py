@@ -176,7 +176,7 @@ class VFGModel(nn.Module):
         return 0.5 * torch.logdet(covariance) + 0.5 * m * (1 + math.log(2 * math.pi))
 
     def elbo_terms(
-        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor
+        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor, n_groups: int = 1
     ) -> tuple[Tensor, Tensor]:
         """Per-row negative log-likelihood terms and the batch entropy of the ELBO.
 
@@ -188,6 +188,10 @@ class VFGModel(nn.Module):
             Sections the encoder may see.
         entry_observed : Tensor (n, k, m) bool
             Entries whose reconstruction is scored (observed, non-padding).
+        n_groups : int, default=1
+            The batch stacks this many equal groups of rows (for example the
+            full and the randomly masked pass over the same rows); batch
+            entropies are taken within each group and added up.
 
         Returns
         -------
@@ -209,13 +213,20 @@ class VFGModel(nn.Module):
             seen = messages.visible[node]
             parent_state = decoded[self.tree.parents[node]]
             per_row = per_row + self._message_nll(node, message, parent_state) * seen
-            if seen.sum() > 1:
-                entropy = entropy + self._batch_entropy(message[seen])
+            entropy = entropy + self._grouped_entropy(message, seen, n_groups)
         root = messages.states[self.tree.root]
         root_seen = messages.visible[self.tree.root]
         per_row = per_row + self._prior_cross_entropy(root) * root_seen
-        entropy = entropy + self._batch_entropy(root[root_seen])
+        entropy = entropy + self._grouped_entropy(root, root_seen, n_groups)
         return per_row, entropy
+
+    def _grouped_entropy(self, z: Tensor, seen: Tensor, n_groups: int) -> Tensor:
+        """Sum over row groups of the batch entropy of the seen rows."""
+        total = z.new_zeros(())
+        for group, group_seen in zip(z.chunk(n_groups), seen.chunk(n_groups), strict=True):
+            if group_seen.sum() > 1:
+                total = total + self._batch_entropy(group[group_seen])
+        return total
 
     def negative_elbo(
         self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor
