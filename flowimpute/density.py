@@ -171,8 +171,8 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Distribution of the latent variables.
     max_epochs : int, default=100
         Maximum passes over the training data.
-    batch_size : int, default=256
-        Rows per minibatch of Adam.
+    batch_size : int or "auto", default=256
+        Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``.
     learning_rate : float, default=1e-3
         Adam step size.
     weight_decay : float, default=0.0
