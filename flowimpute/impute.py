@@ -431,9 +431,8 @@ class VFGImputer(BaseFlowImputer):
             leaf_visible = entry_observed.any(dim=2)
             leaves = self._refine(leaves, entry_observed, leaf_visible)
             per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
-            messages = model.encode(leaves, leaf_visible)
-            n_terms = entry_observed.sum((1, 2)) + self.latent_dim_ * torch.stack(
-                messages.visible[:-1], dim=1).sum(1)
+            n_visible_messages = torch.stack(model.visibility(leaf_visible)[:-1], dim=1).sum(1)
+            n_terms = entry_observed.sum((1, 2)) + self.latent_dim_ * n_visible_messages
             return -(per_row + entry_constant * n_terms)
 
         elbo = self._map_chunks(score_chunk, np.hstack([X_scaled, observed.astype(np.float64)]))

@@ -93,12 +93,19 @@ class VFGModel(nn.Module):
         self._children = [tree.children(node) for node in range(tree.n_nodes)]
 
     # ------------------------------------------------------------ message passing
+    def visibility(self, leaf_visible: Tensor) -> list[Tensor]:
+        """Per node, whether it has a visible descendant (leaves: as given)."""
+        visible = [leaf_visible[:, t] for t in range(self.tree.n_sections)]
+        for node in range(self.tree.n_sections, self.tree.n_nodes):
+            visible.append(torch.stack([visible[c] for c in self._children[node]]).any(0))
+        return visible
+
     def encode(self, leaves: Tensor, leaf_visible: Tensor) -> Messages:
         """Forward pass: each aggregation node averages its visible children's
         messages; a node with no visible child gets state 0 (the prior mean)."""
         n_sections = self.tree.n_sections
         states: list[Tensor] = [leaves[:, t] for t in range(n_sections)]
-        visible: list[Tensor] = [leaf_visible[:, t] for t in range(n_sections)]
+        visible = self.visibility(leaf_visible)
         outgoing: list[Tensor | None] = [None] * self.tree.n_nodes
         for node in range(n_sections, self.tree.n_nodes):
             total = torch.zeros_like(states[0])
@@ -110,7 +117,6 @@ class VFGModel(nn.Module):
                 total = total + weight * message
                 weight_sum = weight_sum + weight
             states.append(total / weight_sum.clamp_min(1e-12))
-            visible.append(torch.stack([visible[c] for c in self._children[node]]).any(0))
         return Messages(states, visible, outgoing)
 
     def decode(self, messages: Messages, from_root: bool = True) -> list[Tensor]:
