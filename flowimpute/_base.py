@@ -93,10 +93,10 @@ class BaseFlowEstimator(BaseEstimator):
     }
 
     # ------------------------------------------------------------------ scaling
-    def _fit_scaler(self, X: np.ndarray, allow_nan: bool = False) -> None:
+    def _fit_scaler(self, X: np.ndarray) -> None:
         """Learn per-column location and scale; refuse constant columns."""
-        mean = np.nanmean(X, axis=0) if allow_nan else X.mean(axis=0)
-        scale = np.nanstd(X, axis=0) if allow_nan else X.std(axis=0)
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
         constant = np.flatnonzero(~(scale > 1e-12 * np.maximum(1.0, np.abs(mean))))
         if constant.size:
             names = getattr(self, "feature_names_in_", None)

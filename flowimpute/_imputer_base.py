@@ -95,10 +95,14 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         )
         self.device_ = resolve_device(self.device)
         seed = draw_seed(self.random_state)
-        X_scaled = np.where(observed, self._standardize(X), 0.0)
+        X_scaled = self._scaled(X, observed)
         with seeded_torch(seed, self.device_):
             self._fit_model(X_scaled, observed, seed)
         return self
+
+    def _scaled(self, X_modelled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """Modelled columns standardized, missing entries at 0 (the column mean)."""
+        return np.where(observed, self._standardize(X_modelled), 0.0)
 
     def _full_width(self, X_modelled: np.ndarray) -> np.ndarray:
         """Re-insert the empty columns (all NaN) so the indicator sees every column."""
@@ -137,7 +141,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         observed_modelled = observed[:, self.modelled_features_]
         imputed = X_modelled.copy()
         if (~observed_modelled).any():
-            X_scaled = np.where(observed_modelled, self._standardize(X_modelled), 0.0)
+            X_scaled = self._scaled(X_modelled, observed_modelled)
             estimate = self._unstandardize(impute(X_scaled, observed_modelled))
             estimate = np.clip(estimate, self.data_min_, self.data_max_)
             imputed[~observed_modelled] = estimate[~observed_modelled]

@@ -258,6 +258,21 @@ class VFGImputer(BaseFlowImputer):
         entry_observed = torch.cat([observed, pad.bool()], dim=1)[:, self._gather_]
         return leaves, entry_observed & self._real_
 
+    @staticmethod
+    def _pack(X_scaled: np.ndarray, observed: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+        """One float array ``[values | observed mask | extra]`` that chunks and batches carry."""
+        return np.hstack([X_scaled, observed.astype(np.float64), *extra])
+
+    def _unpack(self, packed: Tensor, n_columns: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Padded sections of a packed chunk with the gaps of partially observed
+        sections refined, the mask of observed entries, and the visible leaves."""
+        leaves, entry_observed = self._leaves(
+            packed[:, :n_columns], packed[:, n_columns:2 * n_columns] > 0.5)
+        leaf_visible = entry_observed.any(dim=2)
+        with torch.no_grad():
+            leaves = self._refine(leaves, entry_observed, leaf_visible)
+        return leaves, entry_observed, leaf_visible
+
     def _reconstruct(
         self, leaves: Tensor, leaf_visible: Tensor, root_noise: Tensor | None = None
     ) -> Tensor:
@@ -294,14 +309,11 @@ class VFGImputer(BaseFlowImputer):
         ).to(device=self.device_, dtype=DTYPE)
         self.module_ = model
         n_columns = X_scaled.shape[1]
-        data = self._to_tensor(np.hstack([X_scaled, observed.astype(np.float64)]))
+        data = self._to_tensor(self._pack(X_scaled, observed))
         train_rows, validation_rows = self._split_validation(data.shape[0], seed)
 
         def loss_fn(batch: Tensor) -> Tensor:
-            leaves, entry_observed = self._leaves(batch[:, :n_columns], batch[:, n_columns:] > 0.5)
-            leaf_observed = entry_observed.any(dim=2)
-            with torch.no_grad():
-                leaves = self._refine(leaves, entry_observed, leaf_observed)
+            leaves, entry_observed, leaf_observed = self._unpack(batch, n_columns)
             if self.mask_prob == 0:
                 return model.negative_elbo(leaves, leaf_observed, entry_observed)
             # The full pass (Algorithm 1) and the random-masking pass (Algorithm 2)
@@ -318,11 +330,8 @@ class VFGImputer(BaseFlowImputer):
                       else data[torch.as_tensor(validation_rows, device=self.device_)])
         self._fit_module(model, loss_fn, data[index], validation, seed)
         with torch.no_grad():
-            sample = data[index[:4096]]
-            leaves, entry_observed = self._leaves(
-                sample[:, :n_columns], sample[:, n_columns:] > 0.5)
-            leaves = self._refine(leaves, entry_observed, entry_observed.any(dim=2))
-            _, entropy = model.elbo_terms(leaves, entry_observed.any(dim=2), entry_observed)
+            leaves, entry_observed, leaf_visible = self._unpack(data[index[:4096]], n_columns)
+            _, entropy = model.elbo_terms(leaves, leaf_visible, entry_observed)
         self.training_entropy_ = float(entropy)
 
     def _random_visibility(self, leaf_observed: Tensor) -> Tensor:
@@ -341,16 +350,11 @@ class VFGImputer(BaseFlowImputer):
         self, X_scaled: np.ndarray, observed: np.ndarray, root_noise: np.ndarray | None = None
     ) -> np.ndarray:
         n_columns = X_scaled.shape[1]
-        parts = [X_scaled, observed.astype(np.float64)]
-        if root_noise is not None:
-            parts.append(root_noise)
+        extra = () if root_noise is None else (root_noise,)
 
         def impute_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed = self._leaves(
-                chunk[:, :n_columns], chunk[:, n_columns:2 * n_columns] > 0.5)
+            leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
             noise = chunk[:, 2 * n_columns:] if root_noise is not None else None
-            leaf_visible = entry_observed.any(dim=2)
-            leaves = self._refine(leaves, entry_observed, leaf_visible)
             decoded = self._reconstruct(leaves, leaf_visible, noise)
             if noise is not None:  # a draw also varies the gaps of partial sections
                 gaps = leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
@@ -360,7 +364,7 @@ class VFGImputer(BaseFlowImputer):
             out[:, self._flat_columns_] = estimate.flatten(1)[:, self._flat_real_]
             return out
 
-        return self._map_chunks(impute_chunk, np.hstack(parts))
+        return self._map_chunks(impute_chunk, self._pack(X_scaled, observed, *extra))
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several plausible completions of ``X`` (multiple imputation).
@@ -418,22 +422,19 @@ class VFGImputer(BaseFlowImputer):
         """
         check_is_fitted(self)
         X, observed = self._validate_input(X, reset=False)
-        X = X[:, self.modelled_features_]
         observed = observed[:, self.modelled_features_]
-        X_scaled = np.where(observed, self._standardize(X), 0.0)
-        n_columns = X.shape[1]
+        X_scaled = self._scaled(X[:, self.modelled_features_], observed)
+        n_columns = X_scaled.shape[1]
         model = self.module_
         entry_constant = (0.5 * math.log(2 * math.pi)
                           if self.latent_distribution == "gaussian" else math.log(2.0))
 
         def score_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed = self._leaves(chunk[:, :n_columns], chunk[:, n_columns:] > 0.5)
-            leaf_visible = entry_observed.any(dim=2)
-            leaves = self._refine(leaves, entry_observed, leaf_visible)
+            leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
             per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
             n_visible_messages = torch.stack(model.visibility(leaf_visible)[:-1], dim=1).sum(1)
             n_terms = entry_observed.sum((1, 2)) + self.latent_dim_ * n_visible_messages
             return -(per_row + entry_constant * n_terms)
 
-        elbo = self._map_chunks(score_chunk, np.hstack([X_scaled, observed.astype(np.float64)]))
+        elbo = self._map_chunks(score_chunk, self._pack(X_scaled, observed))
         return elbo + self.training_entropy_ - (observed * np.log(self.scale_)).sum(axis=1)

@@ -35,9 +35,9 @@ class Flow(nn.Module):
 
     def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Tensor:
         """Draw rows by pushing base samples through the inverse transform."""
-        dtype = next(self.parameters()).dtype
-        z = self.base.sample(n_samples, n_features, generator, dtype=dtype)
-        return self.transform.inverse(z.to(next(self.parameters()).device))
+        reference = next(self.parameters())
+        z = self.base.sample(n_samples, n_features, generator, dtype=reference.dtype)
+        return self.transform.inverse(z.to(reference.device))
 
 
 def coupling_transform(
