@@ -1,9 +1,9 @@
 """Real tabular data sets: loaders for the project's data folder and scikit-learn's bundled sets.
 
 The CSV files are looked up in, in order: the ``data_home`` argument, the
-``FLOWIMPUTE_DATA`` environment variable, and a ``shared/data`` folder beside
-the working directory or beside the repository that holds this package. Nothing
-is ever downloaded.
+``FLOWIMPUTE_DATA`` environment variable, and the nearest ``shared/data``
+folder found walking up from the working directory, then from the repository
+that holds this package. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _candidate_data_homes(data_home: str | os.PathLike | None) -> list[Path]:
     candidates = []
     if os.environ.get("FLOWIMPUTE_DATA"):
         candidates.append(Path(os.environ["FLOWIMPUTE_DATA"]))
-    candidates.append(Path.cwd().parent / "shared" / "data")
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+    for start in (Path.cwd().resolve(), Path(__file__).resolve().parents[1]):
+        candidates += [folder / "shared" / "data" for folder in start.parents]
     return candidates
 
 
@@ -63,7 +63,7 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    tried = ", ".join(str(c) for c in candidates)
+    tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
     raise FileNotFoundError(
         f"No data folder found (tried: {tried}). Set FLOWIMPUTE_DATA to the folder "
         f"holding the CSV files, or use a bundled data set: {sorted(BUNDLED_DATASETS)}."

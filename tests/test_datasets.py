@@ -36,6 +36,14 @@ def test_missing_folder_and_unknown_name_are_explained(tmp_path, monkeypatch):
         load_dataset("iris")
 
 
+def test_shared_data_folder_above_the_working_directory_is_found(tmp_path, monkeypatch):
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.delenv("FLOWIMPUTE_DATA", raising=False)
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert get_data_home() == tmp_path / "shared" / "data"
+
+
 def test_environment_variable_is_honoured(tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWIMPUTE_DATA", str(tmp_path))
     assert get_data_home() == tmp_path
