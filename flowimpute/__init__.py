@@ -1,8 +1,8 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
-from .density import CouplingFlowDensity
+from .density import CouplingFlowDensity, NAFDensity
 from .impute import VFGImputer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CouplingFlowDensity", "VFGImputer", "__version__"]
+__all__ = ["CouplingFlowDensity", "NAFDensity", "VFGImputer", "__version__"]

@@ -150,6 +150,36 @@ def ring_of_gaussians_log_density(
     return logsumexp(log_components, axis=1) - np.log(n_modes)
 
 
+def make_grid_of_gaussians(
+    n_samples: int, n_per_side: int = 5, spacing: float = 1.0, std: float = 0.1,
+    random_state=None,
+) -> np.ndarray:
+    """A 2-D mixture of ``n_per_side**2`` equally likely isotropic Gaussians on
+    a square grid centred at the origin (the NAF paper's "grid of Gaussians").
+
+    Parameters
+    ----------
+    n_samples : int
+    n_per_side : int, default=5
+        Components per row and column of the grid.
+    spacing : float, default=1.0
+        Distance between neighbouring means.
+    std : float, default=0.1
+        Standard deviation of each component.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    offsets = (np.arange(n_per_side) - (n_per_side - 1) / 2) * spacing
+    centers = offsets[rng.randint(n_per_side, size=(n_samples, 2))]
+    return centers + std * rng.normal(size=(n_samples, 2))
+
+
 def make_vfg_synthetic(n_samples: int, random_state=None) -> np.ndarray:
     """The synthetic set of the VFG paper (section 5.1): 8 columns from 2 latents.
 

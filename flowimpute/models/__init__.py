@@ -1,5 +1,5 @@
 """Torch models built from transforms."""
 
-from .flow import Flow, coupling_transform
+from .flow import Flow, autoregressive_transform, coupling_transform
 
-__all__ = ["Flow", "coupling_transform"]
+__all__ = ["Flow", "autoregressive_transform", "coupling_transform"]

@@ -9,7 +9,14 @@ import torch
 from torch import Tensor, nn
 
 from ..distributions import StandardLaplace, StandardNormal
-from ..transforms import AffineConstant, AffineCoupling, Compose, Transform
+from ..transforms import (
+    AffineConstant,
+    AffineCoupling,
+    Compose,
+    MaskedAutoregressive,
+    MonotoneTransformer,
+    Transform,
+)
 
 
 class Flow(nn.Module):
@@ -63,4 +70,32 @@ def coupling_transform(
         layers.append(AffineConstant(n_features))
         if n_features > 1:
             layers.append(AffineCoupling(mask, hidden_dims, activation, log_scale_bound))
+    return Compose(*layers)
+
+
+def autoregressive_transform(
+    n_features: int,
+    n_flows: int,
+    transformer: MonotoneTransformer,
+    hidden_dims: Sequence[int],
+    activation: str,
+) -> Compose:
+    """Neural autoregressive stack: per flow an affine-constant layer, then a
+    masked autoregressive layer; the order alternates between natural and
+    reversed, so every feature is conditioned on every other within two flows.
+
+    Parameters
+    ----------
+    n_features, n_flows : int
+        Width and number of autoregressive layers.
+    transformer : MonotoneTransformer
+        Element-wise map shared by all layers (each layer has its own MADE).
+    hidden_dims, activation
+        Passed to :class:`~flowimpute.transforms.MaskedAutoregressive`.
+    """
+    layers: list[Transform] = []
+    for flow in range(n_flows):
+        order = range(n_features) if flow % 2 == 0 else range(n_features - 1, -1, -1)
+        layers.append(AffineConstant(n_features))
+        layers.append(MaskedAutoregressive(transformer, order, hidden_dims, activation))
     return Compose(*layers)

@@ -1,9 +1,23 @@
 """Invertible layers (pure torch): every one returns its output and log-det together."""
 
 from .affine import AffineConstant
+from .autoregressive import MADE, MaskedAutoregressive
 from .base import Compose, Transform
 from .coupling import AffineCoupling
 from .linear import LULinear
+from .monotone import AffineTransformer, DeepDenseSigmoidalTransformer, MonotoneTransformer
 from .permutation import Permutation
 
-__all__ = ["AffineConstant", "AffineCoupling", "Compose", "LULinear", "Permutation", "Transform"]
+__all__ = [
+    "MADE",
+    "AffineConstant",
+    "AffineCoupling",
+    "AffineTransformer",
+    "Compose",
+    "DeepDenseSigmoidalTransformer",
+    "LULinear",
+    "MaskedAutoregressive",
+    "MonotoneTransformer",
+    "Permutation",
+    "Transform",
+]
