@@ -119,11 +119,13 @@ class DeepDenseSigmoidalTransformer(MonotoneTransformer):
         self.n_layers = n_layers
         self._widths = [(1 if layer == 0 else n_units, 1 if layer == n_layers - 1 else n_units)
                         for layer in range(n_layers)]
-        self.n_params = sum(self._layer_size(k_in, k_out) for k_in, k_out in self._widths)
-
-    def _layer_size(self, k_in: int, k_out: int) -> int:
-        mixing = 0 if k_in == 1 else self.n_units * k_in
-        return mixing + 2 * self.n_units + k_out * self.n_units
+        self._piece_sizes = [
+            size
+            for k_in, k_out in self._widths
+            for size in ([n_units * k_in] if k_in > 1 else []) + [n_units, n_units,
+                                                                  k_out * n_units]
+        ]
+        self.n_params = sum(self._piece_sizes)
 
     def initial_params(self) -> Tensor:
         """Slopes 1, offsets spread over [-2, 2], uniform mixing weights: a
@@ -139,44 +141,40 @@ class DeepDenseSigmoidalTransformer(MonotoneTransformer):
         return torch.cat(pieces)
 
     def _constrain(self, params: Tensor) -> list[tuple[Tensor | None, Tensor, Tensor, Tensor]]:
-        """Per layer: log mixing weights ``u`` (None for a scalar input),
-        slopes ``a``, offsets ``b`` and log output weights ``w``."""
+        """Per layer: mixing weights ``u`` (None for a scalar input), slopes
+        ``a``, offsets ``b`` and output weights ``w`` (rows of ``u`` and ``w``
+        on the simplex)."""
         K = self.n_units
+        # One split, not many slices: the backward pass of a slice fills a
+        # zero tensor the size of ``params``, which dominated training time.
+        pieces = iter(torch.split(params, self._piece_sizes, dim=-1))
         layers = []
-        start = 0
         for k_in, k_out in self._widths:
-            log_u = None
+            u = None
             if k_in > 1:
-                log_u = F.log_softmax(
-                    params[..., start:start + K * k_in].unflatten(-1, (K, k_in)), dim=-1)
-                start += K * k_in
-            slope = F.softplus(params[..., start:start + K] + _SOFTPLUS_ONE) + _MIN_SLOPE
-            offset = params[..., start + K:start + 2 * K]
-            log_w = F.log_softmax(
-                params[..., start + 2 * K:start + 2 * K + k_out * K].unflatten(-1, (k_out, K)),
-                dim=-1)
-            start += 2 * K + k_out * K
-            layers.append((log_u, slope, offset, log_w))
+                u = F.softmax(next(pieces).unflatten(-1, (K, k_in)), dim=-1)
+            slope = F.softplus(next(pieces) + _SOFTPLUS_ONE) + _MIN_SLOPE
+            offset = next(pieces)
+            w = F.softmax(next(pieces).unflatten(-1, (k_out, K)), dim=-1)
+            layers.append((u, slope, offset, w))
         return layers
 
     @staticmethod
     def _evaluate(x: Tensor, layers) -> tuple[Tensor, Tensor]:
         h = x.unsqueeze(-1)                  # (..., K_in)
         log_dh = torch.zeros_like(h)         # log dh/dx, (..., K_in)
-        for log_u, slope, offset, log_w in layers:
-            if log_u is None:                # scalar input: u is 1
+        for u, slope, offset, w in layers:
+            if u is None:                    # scalar input: u is 1
                 pre, log_dpre = h, log_dh
             else:
-                pre = (log_u.exp() * h.unsqueeze(-2)).sum(-1)                 # (..., K)
-                log_dpre = torch.logsumexp(log_u + log_dh.unsqueeze(-2), dim=-1)
+                pre = (u @ h.unsqueeze(-1)).squeeze(-1)                       # (..., K)
+                log_dpre = _log_matvec_exp(u, log_dh)
             c = slope * pre + offset                                          # (..., K)
             log_sig, log_one_minus = F.logsigmoid(c), F.logsigmoid(-c)
-            log_s = torch.logsumexp(log_w + log_sig.unsqueeze(-2), dim=-1)    # (..., k_out)
-            log_1ms = torch.logsumexp(log_w + log_one_minus.unsqueeze(-2), dim=-1)
+            log_s = _log_matvec_exp(w, log_sig)                               # (..., k_out)
+            log_1ms = _log_matvec_exp(w, log_one_minus)
             log_dc = torch.log(slope) + log_dpre
-            log_dh = torch.logsumexp(
-                log_w + (log_sig + log_one_minus + log_dc).unsqueeze(-2), dim=-1
-            ) - log_s - log_1ms
+            log_dh = _log_matvec_exp(w, log_sig + log_one_minus + log_dc) - log_s - log_1ms
             h = log_s - log_1ms
         y = h.squeeze(-1) + _RESIDUAL_SLOPE * x
         return y, torch.logaddexp(log_dh.squeeze(-1), log_dh.new_tensor(_LOG_RESIDUAL_SLOPE))
@@ -187,6 +185,17 @@ class DeepDenseSigmoidalTransformer(MonotoneTransformer):
     def inverse(self, y: Tensor, params: Tensor) -> Tensor:
         layers = self._constrain(params)     # once, not at every iteration
         return monotone_inverse(lambda x: self._evaluate(x, layers), y)
+
+
+def _log_matvec_exp(weights: Tensor, log_v: Tensor) -> Tensor:
+    """``log(weights @ exp(log_v))`` for non-negative ``weights`` (..., m, k)
+    and ``log_v`` (..., k), as a matrix product: ``log_v`` is shifted by its
+    maximum first, so the dominant terms cannot underflow however negative
+    ``log_v`` is (the log-sum-exp trick, without materializing the
+    (..., m, k) sum)."""
+    shift = log_v.amax(dim=-1, keepdim=True).detach()
+    product = (weights @ (log_v - shift).exp().unsqueeze(-1)).squeeze(-1)
+    return product.log() + shift
 
 
 def monotone_inverse(
