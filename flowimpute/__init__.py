@@ -2,7 +2,8 @@
 
 from .density import CouplingFlowDensity, NAFDensity
 from .impute import VFGImputer
+from .mask_search import MaskSearch
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CouplingFlowDensity", "NAFDensity", "VFGImputer", "__version__"]
+__all__ = ["CouplingFlowDensity", "MaskSearch", "NAFDensity", "VFGImputer", "__version__"]

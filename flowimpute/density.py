@@ -22,6 +22,7 @@ from ._base import (
     seeded_torch,
 )
 from .distributions import make_base_distribution
+from .mask_search import MaskSearch
 from .masks import check_masks, parity_masks, random_masks
 from .models import Flow, autoregressive_transform, coupling_transform
 from .transforms import AffineTransformer, DeepDenseSigmoidalTransformer, MonotoneTransformer
@@ -34,7 +35,8 @@ _INIT_ROWS = 4096
 class FlowDensityMixin(DensityMixin):
     """``fit`` / ``score_samples`` / ``score`` / ``sample`` / ``bits_per_dim``
     for estimators whose fitted ``module_`` is a :class:`~flowimpute.models.Flow`
-    of standardized data. Subclasses implement ``_build_flow(n_features, seed)``."""
+    of standardized data. Subclasses implement ``_build_flow(X_train, seed)``,
+    given the standardized training rows (a structure search may use them)."""
 
     def fit(self, X, y=None):
         """Fit the flow to ``X`` by maximum likelihood.
@@ -61,7 +63,7 @@ class FlowDensityMixin(DensityMixin):
         X_train = self._to_tensor(X_std[train_rows])
         X_validation = None if validation_rows is None else self._to_tensor(X_std[validation_rows])
         with seeded_torch(seed, self.device_):
-            flow = self._build_flow(X.shape[1], seed).to(device=self.device_, dtype=DTYPE)
+            flow = self._build_flow(X_std[train_rows], seed).to(device=self.device_, dtype=DTYPE)
             flow.transform.initialize(X_train[:_INIT_ROWS])
             self.module_ = flow
             self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
@@ -159,11 +161,15 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Number of (affine-constant, coupling) layers.
     hidden_dims : tuple of int, default=(64, 64)
         Hidden widths of each coupling's conditioner MLP.
-    mask : {"parity", "random"} or array-like of shape (n_layers, n_features), default="parity"
+    mask : {"parity", "random", "search"}, MaskSearch or array-like of shape \
+            (n_layers, n_features), default="parity"
         Coupling structure. ``1`` marks a transformed feature, ``0`` a
         conditioning one. "parity" alternates odd and even features between
         layers; "random" conditions each layer on ``n_features // 2`` random
-        features (drawn from ``random_state``).
+        features (drawn from ``random_state``); "search" or a
+        :class:`~flowimpute.MaskSearch` runs the evolutionary structure
+        search on the training rows first (``search_history_``), then
+        trains the best structure fully.
     activation : {"relu", "tanh", "silu", "elu"}, default="tanh"
         Conditioner non-linearity.
     log_scale_bound : float, default=3.0
@@ -200,6 +206,12 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
     ----------
     masks_ : ndarray of shape (n_layers, n_features)
         The coupling masks used.
+    search_history_ : dict of lists
+        Only with a mask search: per evaluated structure (0 is the random
+        start) its search loss (mean NLL of standardized data), whether it
+        was accepted, and how many layers were re-shuffled.
+    search_seconds_ : float
+        Only with a mask search: its wall time.
     module_ : Flow
         The fitted torch module (acts on standardized data).
     mean_, scale_ : ndarray of shape (n_features,)
@@ -232,7 +244,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         **BaseFlowEstimator._parameter_constraints,
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "hidden_dims": [tuple, list],
-        "mask": [StrOptions({"parity", "random"}), "array-like"],
+        "mask": [StrOptions({"parity", "random", "search"}), MaskSearch, "array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
         "base_distribution": [StrOptions({"normal", "laplace"})],
@@ -276,16 +288,28 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _resolve_masks(self, n_features: int, seed: int) -> np.ndarray:
+    def _resolve_masks(self, X_train: np.ndarray, seed: int) -> np.ndarray:
+        n_features = X_train.shape[1]
         if isinstance(self.mask, str) and self.mask == "parity":
             return parity_masks(self.n_layers, n_features)
         if isinstance(self.mask, str) and self.mask == "random":
             return random_masks(self.n_layers, n_features, np.random.RandomState(seed))
+        if isinstance(self.mask, MaskSearch) or (isinstance(self.mask, str)
+                                                 and self.mask == "search"):
+            if n_features < 2:
+                return parity_masks(self.n_layers, n_features)
+            search = self.mask if isinstance(self.mask, MaskSearch) else MaskSearch()
+            result = search.search(
+                X_train, self.n_layers, check_hidden_dims(self.hidden_dims), self.activation,
+                self.log_scale_bound, self._resolve_batch_size(len(X_train)), seed)
+            self.search_history_ = result.history
+            self.search_seconds_ = result.seconds
+            return result.masks
         return check_masks(self.mask, self.n_layers, n_features)
 
-    def _build_flow(self, n_features: int, seed: int) -> Flow:
+    def _build_flow(self, X_train: np.ndarray, seed: int) -> Flow:
         hidden_dims = check_hidden_dims(self.hidden_dims)
-        self.masks_ = self._resolve_masks(n_features, seed)
+        self.masks_ = self._resolve_masks(X_train, seed)
         transform = coupling_transform(
             self.masks_, hidden_dims, self.activation, self.log_scale_bound
         )
@@ -450,9 +474,9 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         n_layers = self.n_transformer_layers if self.transformer == "ddsf" else 1
         return DeepDenseSigmoidalTransformer(self.n_transformer_units, n_layers)
 
-    def _build_flow(self, n_features: int, seed: int) -> Flow:
+    def _build_flow(self, X_train: np.ndarray, seed: int) -> Flow:
         transform = autoregressive_transform(
-            n_features, self.n_flows, self._make_transformer(),
+            X_train.shape[1], self.n_flows, self._make_transformer(),
             check_hidden_dims(self.hidden_dims), self.activation,
         )
         return Flow(transform, make_base_distribution(self.base_distribution))

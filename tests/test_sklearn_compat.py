@@ -2,12 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from flowimpute import CouplingFlowDensity, NAFDensity, VFGImputer
+from flowimpute import CouplingFlowDensity, MaskSearch, NAFDensity, VFGImputer
 
 # Small settings: the checks fit hundreds of times on tiny data.
 ESTIMATORS = [
     CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=3, random_state=0),
     CouplingFlowDensity(n_layers=3, mask="random", max_epochs=2, random_state=0),
+    CouplingFlowDensity(n_layers=2, mask=MaskSearch(search_iter=2, search_steps=2),
+                        max_epochs=2, random_state=0),
     NAFDensity(n_flows=2, hidden_dims=(8,), n_transformer_units=4, max_epochs=2,
                random_state=0),
     NAFDensity(n_flows=1, transformer="ddsf", n_transformer_units=4, max_epochs=2,
