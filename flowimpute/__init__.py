@@ -1,9 +1,17 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
 from .density import CouplingFlowDensity, NAFDensity
+from .flow_imputer import FlowImputer
 from .impute import VFGImputer
 from .mask_search import MaskSearch
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CouplingFlowDensity", "MaskSearch", "NAFDensity", "VFGImputer", "__version__"]
+__all__ = [
+    "CouplingFlowDensity",
+    "FlowImputer",
+    "MaskSearch",
+    "NAFDensity",
+    "VFGImputer",
+    "__version__",
+]

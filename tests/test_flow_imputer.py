@@ -1,0 +1,96 @@
+"""What is particular to FlowImputer; shared imputer behaviour is in test_imputers."""
+
+import copy
+
+import numpy as np
+import pytest
+from sklearn.impute import SimpleImputer
+
+from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
+
+COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
+
+
+@pytest.fixture(scope="module")
+def gaussian_imputer():
+    X = np.random.RandomState(0).multivariate_normal(np.zeros(3), COVARIANCE, size=4000)
+    density = CouplingFlowDensity(n_layers=4, hidden_dims=(32,), max_epochs=30)
+    return FlowImputer(density, marginal="standard", random_state=0).fit(X)
+
+
+def _conditional_of_first(x_observed):
+    """Mean and standard deviation of x0 given (x1, x2) under COVARIANCE."""
+    weights = np.linalg.solve(COVARIANCE[1:, 1:], COVARIANCE[1:, 0])
+    variance = COVARIANCE[0, 0] - COVARIANCE[0, 1:] @ weights
+    return x_observed @ weights, np.sqrt(variance)
+
+
+def test_point_imputation_is_the_gaussian_conditional_mean(gaussian_imputer):
+    X = np.random.RandomState(1).multivariate_normal(np.zeros(3), COVARIANCE, size=300)
+    X_missing = X.copy()
+    X_missing[:, 0] = np.nan
+    imputed = gaussian_imputer.transform(X_missing)[:, 0]
+    mean, sd = _conditional_of_first(X[:, 1:])
+    assert np.sqrt(np.mean((imputed - mean) ** 2)) < 0.15 * sd
+
+
+def test_multiple_imputation_is_calibrated(gaussian_imputer):
+    """Draws of x0 | x1, x2 have the closed-form conditional mean and variance."""
+    X = np.random.RandomState(2).multivariate_normal(np.zeros(3), COVARIANCE, size=200)
+    X_missing = X.copy()
+    X_missing[:, 0] = np.nan
+    draws = gaussian_imputer.sample_imputations(X_missing, n_imputations=20, random_state=0)
+    mean, sd = _conditional_of_first(X[:, 1:])
+    z = (draws[:, :, 0] - mean) / sd
+    assert abs(z.mean()) < 0.1
+    assert 0.8 < z.var() < 1.2
+    assert 0.8 < draws[:, :, 0].std(axis=0).mean() / sd < 1.2
+
+
+def test_sample_posterior_transform_draws_reproducibly(gaussian_imputer):
+    X = np.random.RandomState(3).multivariate_normal(np.zeros(3), COVARIANCE, size=50)
+    X[:, 2] = np.nan
+    mode = gaussian_imputer.transform(X)
+    # sample_posterior only acts at transform time: no refit needed.
+    sampler = copy.deepcopy(gaussian_imputer).set_params(sample_posterior=True)
+    first, second = sampler.transform(X), sampler.transform(X)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first[:, 2], mode[:, 2])
+
+
+@pytest.mark.parametrize("density", [
+    CouplingFlowDensity(n_layers=4, hidden_dims=(32,), max_epochs=40),
+    NAFDensity(n_flows=2, hidden_dims=(32,), n_transformer_units=8, max_epochs=40),
+])
+def test_learns_from_incomplete_data_better_than_the_means(density):
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(1500, 2))
+    X = np.column_stack([z[:, 0], np.tanh(2 * z[:, 0]) + 0.1 * rng.normal(size=1500),
+                         z[:, 1], z[:, 1] ** 2 + 0.1 * rng.normal(size=1500),
+                         z[:, 0] + z[:, 1]])
+    hidden = rng.rand(*X.shape) < 0.2
+    X_missing = np.where(hidden, np.nan, X)
+    imputer = FlowImputer(density, max_em_iter=2, random_state=0).fit(X_missing)
+    flow_error = np.mean((imputer.transform(X_missing)[hidden] - X[hidden]) ** 2)
+    mean_error = np.mean((SimpleImputer().fit_transform(X_missing)[hidden] - X[hidden]) ** 2)
+    assert flow_error < 0.5 * mean_error
+    assert 1 <= len(imputer.em_history_) <= 2 and np.isfinite(imputer.em_history_).all()
+
+
+def test_heavy_tailed_column_does_not_blow_up():
+    rng = np.random.RandomState(0)
+    base = rng.normal(size=(800, 1))
+    X = np.hstack([base, np.exp(3 * base + rng.normal(size=(800, 1)))])  # lognormal tail
+    X_missing = X.copy()
+    X_missing[::3, 1] = np.nan
+    imputer = FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(16,), max_epochs=10),
+                          max_em_iter=1, random_state=0).fit(X_missing)
+    imputed = imputer.transform(X_missing)[::3, 1]
+    assert np.isfinite(imputed).all() and imputed.min() >= X[:, 1].min()
+    assert imputed.max() <= X[:, 1].max()
+    assert imputer.marginal_ is not None
+
+
+def test_density_must_be_a_density():
+    with pytest.raises(ValueError, match="'density' parameter of FlowImputer"):
+        FlowImputer(density="naf").fit(np.random.RandomState(0).normal(size=(50, 2)))

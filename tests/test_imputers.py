@@ -1,0 +1,168 @@
+"""Behaviour every flowimpute imputer shares: each test runs on every imputer."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
+
+IMPUTERS = {
+    "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
+                                      **kw}),
+    "flow_coupling": lambda **kw: FlowImputer(**{**dict(
+        density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
+        max_em_iter=1, em_epochs=1, n_gradient_steps=10, n_mcmc_steps=10,
+        random_state=0), **kw}),
+    "flow_naf_mean_start": lambda **kw: FlowImputer(**{**dict(
+        density=NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=3),
+        initial_strategy="mean", marginal="standard", max_em_iter=1, em_epochs=1,
+        n_gradient_steps=10, n_mcmc_steps=10, random_state=0), **kw}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(IMPUTERS))
+def make(request):
+    """Factory of a small, seeded imputer: ``make(**overrides)``."""
+    return IMPUTERS[request.param]
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    """Six columns driven by two latent factors, plus noise."""
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(400, 2))
+    loadings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.7, 0.7], [1.0, -1.0]])
+    return z @ loadings.T + 0.1 * rng.normal(size=(400, 6))
+
+
+def _with_gaps(X, fraction, seed):
+    X = X.copy()
+    X[np.random.RandomState(seed).rand(*X.shape) < fraction] = np.nan
+    return X
+
+
+@pytest.fixture(scope="module")
+def fitted(make, correlated):
+    return make().fit(_with_gaps(correlated, 0.2, 0))
+
+
+def test_observed_entries_unchanged_and_no_nan_for_random_patterns(correlated, fitted):
+    rng = np.random.RandomState(1)
+    for trial in range(25):
+        X = correlated[rng.choice(len(correlated), 30)].copy()
+        X[rng.rand(*X.shape) < rng.uniform(0.05, 0.95)] = np.nan
+        X[0] = np.nan                                   # a row with everything missing
+        X[:, trial % 6] = np.nan if trial % 5 == 0 else X[:, trial % 6]  # a column missing only now
+        imputed = fitted.transform(X)
+        observed = ~np.isnan(X)
+        assert not np.isnan(imputed).any()
+        np.testing.assert_array_equal(imputed[observed], X[observed])
+
+
+def test_imputed_values_stay_in_the_training_range(correlated, fitted):
+    X = correlated.copy()
+    X[:, 0] = 1e6  # wildly out-of-range observed values push the encoder far away
+    X[:, 1] = np.nan
+    imputed = fitted.transform(X)
+    assert imputed[:, 1].min() >= fitted.data_min_[1] and imputed[:, 1].max() <= fitted.data_max_[1]
+
+
+def test_input_is_not_modified(make, correlated):
+    X = _with_gaps(correlated, 0.3, 2)
+    original = X.copy()
+    make().fit(X).transform(X)
+    np.testing.assert_array_equal(X, original)
+
+
+def test_same_random_state_same_imputation(make, correlated):
+    X = _with_gaps(correlated, 0.3, 3)
+    a = make().fit_transform(X)
+    b = make().fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_transform_is_row_independent(correlated, fitted):
+    X = _with_gaps(correlated, 0.4, 4)
+    whole = fitted.transform(X)
+    parts = np.vstack([fitted.transform(X[i:i + 17]) for i in range(0, len(X), 17)])
+    # BLAS may sum a row's products in another order for another batch size:
+    # float64 round-off (1e-16) is all that may differ.
+    np.testing.assert_allclose(whole, parts, rtol=0, atol=1e-12)
+
+
+def test_set_output_pandas_keeps_index_and_columns(make, correlated):
+    frame = pd.DataFrame(_with_gaps(correlated, 0.2, 8), columns=list("abcdef"),
+                         index=pd.RangeIndex(100, 500))
+    out = make().set_output(transform="pandas").fit_transform(frame)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list("abcdef")
+    assert out.index.equals(frame.index)
+    assert not out.isna().any().any()
+
+
+def test_missing_values_marker_and_indicator(make, correlated):
+    X = correlated.copy()
+    X[::4, 2] = -999.0
+    imputer = make(missing_values=-999.0, add_indicator=True).fit(X)
+    out = imputer.transform(X)
+    assert out.shape == (len(X), 7)
+    np.testing.assert_array_equal(out[:, 6], X[:, 2] == -999.0)
+    assert (out[::4, 2] != -999.0).all()
+    assert imputer.get_feature_names_out()[-1] == "missingindicator_x2"
+
+
+def test_empty_feature_is_dropped_or_kept(make, correlated):
+    X = correlated.copy()
+    X[:, 3] = np.nan
+    with pytest.warns(UserWarning, match=r"without any observed values: \[3\]"):
+        dropped = make().fit(X)
+    assert dropped.transform(X).shape == (len(X), 5)
+    assert list(dropped.get_feature_names_out()) == ["x0", "x1", "x2", "x4", "x5"]
+    kept = make(keep_empty_features=True).fit(X).transform(X)
+    assert kept.shape == (len(X), 6) and (kept[:, 3] == 0).all()
+
+
+def test_pickle_round_trip(correlated, fitted):
+    X = _with_gaps(correlated, 0.3, 10)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X),
+                                  fitted.transform(X))
+
+
+# ---------------------------------------------------------------- bad input
+def test_infinite_values_are_rejected(make, correlated):
+    X = correlated.copy()
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        make().fit(X)
+
+
+def test_non_numeric_columns_are_rejected(make, correlated):
+    frame = pd.DataFrame(correlated[:, :2], columns=["a", "b"]).assign(city="x")
+    with pytest.raises(ValueError, match="could not convert"):
+        make().fit(frame)
+
+
+def test_wrong_feature_count_at_transform(correlated, fitted):
+    expected = f"X has 5 features, but {type(fitted).__name__} is expecting 6"
+    with pytest.raises(ValueError, match=expected):
+        fitted.transform(correlated[:, :5])
+
+
+def test_all_columns_missing(make, correlated):
+    with pytest.raises(ValueError, match="entirely missing"):
+        make().fit(np.full((10, 3), np.nan))
+
+
+def test_multiple_imputation_draws_vary_only_the_gaps(correlated, fitted):
+    X = _with_gaps(correlated[:50], 0.4, 12)
+    draws = fitted.sample_imputations(X, n_imputations=4, random_state=0)
+    observed = ~np.isnan(X)
+    assert draws.shape == (4, 50, 6) and not np.isnan(draws).any()
+    for draw in draws:
+        np.testing.assert_array_equal(draw[observed], X[observed])
+    assert draws[:, ~observed].std(axis=0).mean() > 0
+    np.testing.assert_array_equal(
+        draws, fitted.sample_imputations(X, n_imputations=4, random_state=0))
+
