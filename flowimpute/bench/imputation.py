@@ -10,7 +10,8 @@ Run with ``python -m flowimpute.bench.imputation``.
   MCAR removes each entry independently. MAR keeps a random 30% of the
   columns (at least one) always observed and removes entries of the others
   with a logistic model of the always-observed columns (random weights,
-  intercepts solved so each column loses ``rate`` of its entries).
+  intercepts solved so each column loses ``rate`` of its entries). The
+  routines are public: :mod:`flowimpute.amputation`.
 - MNAR (the not-MIWAE protocol): z-scored, in-sample; in the first half of
   the columns every value above the column mean is removed (self-masking);
   every imputer is fitted on the incomplete table and fills it.
@@ -28,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.special import expit
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
+from ..amputation import mar_mask, mcar_mask, mnar_self_masking_mask
 from ..datasets import load_dataset
 from ..density import CouplingFlowDensity, NAFDensity
 from ..flow_imputer import FlowImputer
@@ -43,40 +43,6 @@ from ..impute import VFGImputer
 from .report import to_markdown
 
 DEFAULT_DATASETS = ["california", "gas_turbine", "wine_quality_white", "letter"]
-
-
-# ------------------------------------------------------------------ mechanisms
-def mcar(X: np.ndarray, rate: float, rng: np.random.RandomState) -> np.ndarray:
-    """Each entry hidden independently with probability ``rate``; a row that
-    would lose every entry keeps one at random. Returns the hidden mask."""
-    hidden = rng.rand(*X.shape) < rate
-    empty = hidden.all(axis=1)
-    hidden[empty, rng.randint(X.shape[1], size=empty.sum())] = False
-    return hidden
-
-
-def mar(X: np.ndarray, rate: float, rng: np.random.RandomState) -> np.ndarray:
-    """Logistic MAR: 30% of the columns (at least one) always observed; each
-    other column loses ``rate`` of its entries with probabilities
-    ``sigmoid(X_observed @ w + b)`` (``w`` random, ``b`` solved for the rate)."""
-    n_features = X.shape[1]
-    n_fixed = max(1, int(0.3 * n_features))
-    fixed = rng.choice(n_features, n_fixed, replace=False)
-    weights = rng.normal(size=(n_fixed, n_features)) / np.sqrt(n_fixed)
-    logits = X[:, fixed] @ weights
-    hidden = np.zeros(X.shape, dtype=bool)
-    for column in np.setdiff1d(np.arange(n_features), fixed):
-        bias = brentq(lambda b, c=column: expit(logits[:, c] + b).mean() - rate, -50, 50)
-        hidden[:, column] = rng.rand(len(X)) < expit(logits[:, column] + bias)
-    return hidden
-
-
-def mnar_self_masking(X: np.ndarray) -> np.ndarray:
-    """Values above their column's mean, in the first half of the columns."""
-    hidden = np.zeros(X.shape, dtype=bool)
-    half = X.shape[1] // 2
-    hidden[:, :half] = X[:, :half] > X[:, :half].mean(axis=0)
-    return hidden
 
 
 # ------------------------------------------------------------------ methods
@@ -132,14 +98,14 @@ def run(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[floa
                   if methods is None or name in methods}
         if mechanism == "MNAR":
             X = (X - X.mean(0)) / X.std(0)
-            hidden = mnar_self_masking(X)
+            hidden = mnar_self_masking_mask(X)
             X_fit = X_apply = np.where(hidden, np.nan, X)
             X_true = X
         else:
             X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
             mean, std = X_train.mean(0), X_train.std(0)
             X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
-            draw = mcar if mechanism == "MCAR" else mar
+            draw = mcar_mask if mechanism == "MCAR" else mar_mask
             X_fit = np.where(draw(X_train, rate, rng), np.nan, X_train)
             hidden = draw(X_test, rate, rng)
             X_apply, X_true = np.where(hidden, np.nan, X_test), X_test
