@@ -5,15 +5,22 @@ from flowimpute.cli import main
 
 
 def test_quick_bench_writes_its_report(tmp_path, capsys):
-    assert main(["bench", "--preset", "quick", "--datasets", "wine", "--no-progress",
-                 "--output", str(tmp_path)]) == 0
-    runs = pd.read_csv(tmp_path / "density.csv")
-    assert set(runs["method"]) == {"CouplingFlowDensity", "GaussianMixture(1)",
-                                   "GaussianMixture(10)", "KernelDensity(CV)"}
-    assert runs["test_loglik"].notna().all()
-    report = (tmp_path / "density.md").read_text()
-    assert "| wine |" in report
-    assert "| wine |" in capsys.readouterr().out
+    """The CI smoke run of the README's main command, end to end."""
+    assert main(["bench", "--preset", "quick", "--no-progress", "--output", str(tmp_path)]) == 0
+    density = pd.read_csv(tmp_path / "density.csv")
+    assert set(density["method"]) == {"CouplingFlowDensity", "GaussianMixture(1)",
+                                      "GaussianMixture(10)", "KernelDensity(CV)"}
+    assert density["test_loglik"].notna().all()
+    runs = pd.read_csv(tmp_path / "imputation.csv")
+    assert {"FlowImputer(NAF)", "VFGImputer", "MissForest(ExtraTrees)"} <= set(runs["method"])
+    assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
+    assert runs["rmse"].notna().all() and (runs["rmse"] > 0).all()
+    report = (tmp_path / "report.md").read_text()
+    assert "## Density estimation" in report and "## Imputation" in report
+    assert "| wine |" in report and "| diabetes | MCAR |" in report
+    assert "## Imputation" in capsys.readouterr().out
+    for figure in ("density.png", "imputation.png"):
+        assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
@@ -24,10 +31,11 @@ def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
 
     methods = {"broken": broken, **density.density_methods("quick")}
     monkeypatch.setattr("flowimpute.cli.density_methods", lambda *args: methods)
-    main(["bench", "--preset", "quick", "--datasets", "wine", "--methods", "broken",
-          "GaussianMixture(1)", "--no-progress", "--output", str(tmp_path)])
-    report = (tmp_path / "density.md").read_text()
-    assert "wine / broken / seed 0: RuntimeError: boom" in report
+    main(["bench", "--preset", "quick", "--tasks", "density", "--datasets", "wine",
+          "--methods", "broken", "GaussianMixture(1)", "--no-progress",
+          "--output", str(tmp_path)])
+    report = (tmp_path / "report.md").read_text()
+    assert "density: wine / broken / seed 0: RuntimeError: boom" in report
     assert "| failed |" in report
 
 

@@ -46,16 +46,19 @@ DEFAULT_DATASETS = ["california", "gas_turbine", "wine_quality_white", "letter"]
 
 
 # ------------------------------------------------------------------ methods
-def imputers(seed: int, epochs: int | None) -> dict[str, Callable[[], object]]:
+def imputers(seed: int, epochs: int | None,
+             device: str = "auto") -> dict[str, Callable[[], object]]:
     """Factories of every compared imputer. ``epochs`` caps the flows'
     training epochs (None: each estimator's default)."""
     cap = {} if epochs is None else {"max_epochs": epochs}
     return {
         "FlowImputer(NAF)": lambda: FlowImputer(
-            NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), random_state=seed),
+            NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), device=device,
+            random_state=seed),
         "FlowImputer(Coupling)": lambda: FlowImputer(
-            CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), random_state=seed),
-        "VFGImputer": lambda: VFGImputer(random_state=seed, **cap),
+            CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), device=device,
+            random_state=seed),
+        "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
         "mean": lambda: SimpleImputer(strategy="mean"),
         "KNN(k=5)": lambda: KNNImputer(n_neighbors=5),
         "IterativeImputer": lambda: IterativeImputer(max_iter=100, random_state=seed),
@@ -75,26 +78,33 @@ def _score(factory, X_fit, X_apply, X_true, hidden) -> dict:
         imputed = imputer.transform(X_apply)
         record["fit_seconds"] = fitted - start
         record["transform_seconds"] = time.perf_counter() - fitted
-        record["rmse"] = float(np.sqrt(np.mean((imputed[hidden] - X_true[hidden]) ** 2)))
+        errors = imputed[hidden] - X_true[hidden]
+        record["rmse"] = float(np.sqrt(np.mean(errors ** 2)))
+        record["mae"] = float(np.mean(np.abs(errors)))
     except Exception as error:  # recorded, not fatal
         record["error"] = f"{type(error).__name__}: {error}"
     return record
 
 
+FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)", "VFGImputer")
+
+
 def run(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[float],
         seeds: Sequence[int], max_rows: int | None, epochs: int | None,
-        methods: Sequence[str] | None, mnar_dataset: str) -> pd.DataFrame:
+        methods: Sequence[str] | None, mnar_dataset: str,
+        progress: bool = True, device: str = "auto") -> pd.DataFrame:
     jobs = [(d, m, r, s) for d in datasets for m in mechanisms if m != "MNAR"
             for r in rates for s in seeds]
     if "MNAR" in mechanisms:
         jobs += [(mnar_dataset, "MNAR", np.nan, s) for s in seeds]
     records = []
-    for dataset, mechanism, rate, seed in tqdm(jobs, desc="imputation suite"):
+    for dataset, mechanism, rate, seed in tqdm(jobs, desc="imputation suite",
+                                               disable=not progress):
         X = load_dataset(dataset).data.to_numpy()
         rng = np.random.RandomState(seed)
         if max_rows is not None and len(X) > max_rows:
             X = X[rng.choice(len(X), max_rows, replace=False)]
-        chosen = {name: factory for name, factory in imputers(seed, epochs).items()
+        chosen = {name: factory for name, factory in imputers(seed, epochs, device).items()
                   if methods is None or name in methods}
         if mechanism == "MNAR":
             X = (X - X.mean(0)) / X.std(0)
@@ -116,18 +126,45 @@ def run(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[floa
     return pd.DataFrame.from_records(records)
 
 
-def summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median RMSE (min-max over masks) per setting, one column per method."""
+def _labelled(runs: pd.DataFrame) -> pd.DataFrame:
+    rate = runs["rate"].astype(object).where(runs["rate"].notna(), "self-masking")
+    return runs.assign(rate=rate)
+
+
+def summary(runs: pd.DataFrame, value: str = "rmse") -> pd.DataFrame:
+    """Median ``value`` (min-max over masks) per setting, one column per method."""
     def describe(values: pd.Series) -> str:
         values = values.dropna()
         if values.empty:
             return "failed"
         return f"{values.median():.3f} ({values.min():.3f}-{values.max():.3f})"
 
-    rate = runs["rate"].astype(object).where(runs["rate"].notna(), "self-masking")
-    frame = runs.assign(rate=rate)
-    table = frame.groupby(["dataset", "mechanism", "rate", "method"], sort=False)["rmse"]
+    table = _labelled(runs).groupby(["dataset", "mechanism", "rate", "method"],
+                                    sort=False)[value]
     return table.apply(describe).unstack("method")
+
+
+def verdict(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: the best method by median RMSE, flowimpute's best imputer,
+    the best other imputer, and the ratio of their median RMSEs (< 1: a
+    flowimpute imputer wins)."""
+    medians = _labelled(runs).groupby(["dataset", "mechanism", "rate", "method"],
+                                      sort=False)["rmse"].median().unstack("method")
+    ours = [m for m in medians.columns if m in FLOWIMPUTE_METHODS]
+    theirs = [m for m in medians.columns if m not in FLOWIMPUTE_METHODS]
+    rows = []
+    for setting, row in medians.iterrows():
+        best_ours = row[ours].idxmin() if row[ours].notna().any() else None
+        best_theirs = row[theirs].idxmin() if row[theirs].notna().any() else None
+        rows.append({
+            "dataset": setting[0], "mechanism": setting[1], "rate": setting[2],
+            "best": row.idxmin(),
+            "best flowimpute": f"{best_ours} {row[best_ours]:.3f}" if best_ours else "-",
+            "best other": f"{best_theirs} {row[best_theirs]:.3f}" if best_theirs else "-",
+            "ratio": (round(row[best_ours] / row[best_theirs], 3)
+                      if best_ours and best_theirs else float("nan")),
+        })
+    return pd.DataFrame(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
