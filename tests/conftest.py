@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -21,3 +22,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def ring():
     return lambda n, seed=0: make_ring_of_gaussians(n, random_state=seed)
+
+
+@pytest.fixture(scope="session")
+def correlated():
+    """Six columns driven by two latent factors, plus noise."""
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(400, 2))
+    loadings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.7, 0.7], [1.0, -1.0]])
+    return z @ loadings.T + 0.1 * rng.normal(size=(400, 6))

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import with_gaps
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
 
@@ -29,23 +30,8 @@ def make(request):
 
 
 @pytest.fixture(scope="module")
-def correlated():
-    """Six columns driven by two latent factors, plus noise."""
-    rng = np.random.RandomState(0)
-    z = rng.normal(size=(400, 2))
-    loadings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.7, 0.7], [1.0, -1.0]])
-    return z @ loadings.T + 0.1 * rng.normal(size=(400, 6))
-
-
-def _with_gaps(X, fraction, seed):
-    X = X.copy()
-    X[np.random.RandomState(seed).rand(*X.shape) < fraction] = np.nan
-    return X
-
-
-@pytest.fixture(scope="module")
 def fitted(make, correlated):
-    return make().fit(_with_gaps(correlated, 0.2, 0))
+    return make().fit(with_gaps(correlated, 0.2, 0))
 
 
 def test_observed_entries_unchanged_and_no_nan_for_random_patterns(correlated, fitted):
@@ -70,21 +56,21 @@ def test_imputed_values_stay_in_the_training_range(correlated, fitted):
 
 
 def test_input_is_not_modified(make, correlated):
-    X = _with_gaps(correlated, 0.3, 2)
+    X = with_gaps(correlated, 0.3, 2)
     original = X.copy()
     make().fit(X).transform(X)
     np.testing.assert_array_equal(X, original)
 
 
 def test_same_random_state_same_imputation(make, correlated):
-    X = _with_gaps(correlated, 0.3, 3)
+    X = with_gaps(correlated, 0.3, 3)
     a = make().fit_transform(X)
     b = make().fit_transform(X)
     np.testing.assert_array_equal(a, b)
 
 
 def test_transform_is_row_independent(correlated, fitted):
-    X = _with_gaps(correlated, 0.4, 4)
+    X = with_gaps(correlated, 0.4, 4)
     whole = fitted.transform(X)
     parts = np.vstack([fitted.transform(X[i:i + 17]) for i in range(0, len(X), 17)])
     # BLAS may sum a row's products in another order for another batch size:
@@ -93,7 +79,7 @@ def test_transform_is_row_independent(correlated, fitted):
 
 
 def test_set_output_pandas_keeps_index_and_columns(make, correlated):
-    frame = pd.DataFrame(_with_gaps(correlated, 0.2, 8), columns=list("abcdef"),
+    frame = pd.DataFrame(with_gaps(correlated, 0.2, 8), columns=list("abcdef"),
                          index=pd.RangeIndex(100, 500))
     out = make().set_output(transform="pandas").fit_transform(frame)
     assert isinstance(out, pd.DataFrame)
@@ -125,7 +111,7 @@ def test_empty_feature_is_dropped_or_kept(make, correlated):
 
 
 def test_pickle_round_trip(correlated, fitted):
-    X = _with_gaps(correlated, 0.3, 10)
+    X = with_gaps(correlated, 0.3, 10)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X),
                                   fitted.transform(X))
 
@@ -156,7 +142,7 @@ def test_all_columns_missing(make, correlated):
 
 
 def test_multiple_imputation_draws_vary_only_the_gaps(correlated, fitted):
-    X = _with_gaps(correlated[:50], 0.4, 12)
+    X = with_gaps(correlated[:50], 0.4, 12)
     draws = fitted.sample_imputations(X, n_imputations=4, random_state=0)
     observed = ~np.isnan(X)
     assert draws.shape == (4, 50, 6) and not np.isnan(draws).any()

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import with_gaps
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
@@ -12,28 +13,13 @@ FAST = dict(max_epochs=4, hidden_dims=(8,), random_state=0)
 
 
 @pytest.fixture(scope="module")
-def correlated():
-    """Six columns driven by two latent factors, plus noise."""
-    rng = np.random.RandomState(0)
-    z = rng.normal(size=(400, 2))
-    loadings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.7, 0.7], [1.0, -1.0]])
-    return z @ loadings.T + 0.1 * rng.normal(size=(400, 6))
-
-
-def _with_gaps(X, fraction, seed):
-    X = X.copy()
-    X[np.random.RandomState(seed).rand(*X.shape) < fraction] = np.nan
-    return X
-
-
-@pytest.fixture(scope="module")
 def fitted(correlated):
-    return VFGImputer(**FAST).fit(_with_gaps(correlated, 0.2, 0))
+    return VFGImputer(**FAST).fit(with_gaps(correlated, 0.2, 0))
 
 
 def _mcar_errors(correlated, **params):
     """Test-set MSE of VFG and of the column means on 30% MCAR gaps."""
-    X_train = _with_gaps(correlated[:300], 0.2, 5)
+    X_train = with_gaps(correlated[:300], 0.2, 5)
     X_test = correlated[300:]
     hidden = np.random.RandomState(6).rand(*X_test.shape) < 0.3
     X_missing = np.where(hidden, np.nan, X_test)
@@ -68,14 +54,14 @@ def test_structure_attributes_and_named_sections(correlated):
 
 
 def test_unequal_sections_are_padded(correlated):
-    X = _with_gaps(correlated, 0.2, 7)
+    X = with_gaps(correlated, 0.2, 7)
     imputer = VFGImputer(sections=[[0], [1, 2, 3], [4, 5]], **FAST).fit(X)
     assert imputer.latent_dim_ == 3
     assert not np.isnan(imputer.transform(X)).any()
 
 
 def test_pipeline_grid_search_over_depth(correlated):
-    X = _with_gaps(correlated[:, :5], 0.2, 9)
+    X = with_gaps(correlated[:, :5], 0.2, 9)
     y = correlated[:, 5]
     pipeline = Pipeline([("impute", VFGImputer(**FAST)), ("model", Ridge())])
     search = GridSearchCV(pipeline, {"impute__n_coupling_layers": [1, 2]}, cv=2).fit(X, y)
@@ -99,13 +85,13 @@ def test_score_samples_is_finite_and_ranks_outliers_low(correlated, fitted):
     outlier[0, 0] = correlated[:, 0].max() + 5 * correlated[:, 0].std()
     outlier[0, 2] = correlated[:, 2].min() - 5 * correlated[:, 2].std()
     assert fitted.score_samples(outlier)[0] < np.percentile(scores, 5)
-    assert np.isfinite(fitted.score_samples(_with_gaps(correlated[:20], 0.3, 13))).all()
+    assert np.isfinite(fitted.score_samples(with_gaps(correlated[:20], 0.3, 13))).all()
 
 
 @pytest.mark.parametrize("aggregation, distribution, decode_from", [
     ("mean", "gaussian", "root"), ("weighted", "laplace", "ancestor")])
 def test_model_variants_run(correlated, aggregation, distribution, decode_from):
-    X = _with_gaps(correlated, 0.3, 11)
+    X = with_gaps(correlated, 0.3, 11)
     out = VFGImputer(aggregation=aggregation, latent_distribution=distribution,
                      decode_from=decode_from, tree=[[0, 1], 2], **FAST).fit_transform(X)
     assert not np.isnan(out).any()
