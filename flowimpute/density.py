@@ -225,7 +225,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Device the module lives on.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
 
     Examples
@@ -399,7 +399,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         Device the module lives on.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
 
     Examples
