@@ -214,9 +214,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\nSampling 10,000 rows from a 10-feature model (3 flows, 30 epochs)\n\n"
               + to_markdown(sampling.round(3)))
     if "real" in args.parts:
-        real = run_real(args.datasets, args.seeds, args.epochs, with_zuko, args.with_ddsf,
-                        args.max_rows)
-        real.to_csv(args.output / "naf-real.csv", index=False)
+        frames = []
+        for dataset in args.datasets:   # saved after each data set: long runs keep results
+            frames.append(run_real([dataset], args.seeds, args.epochs, with_zuko,
+                                   args.with_ddsf, args.max_rows))
+            real = pd.concat(frames, ignore_index=True)
+            real.to_csv(args.output / "naf-real.csv", index=False)
         loglik = mean_std(real, ["dataset", "method"], "test_loglik").unstack("method")
         flows = real[real["seconds_per_epoch"].notna()]
         per_epoch = mean_std(flows, ["dataset", "method"], "seconds_per_epoch",
