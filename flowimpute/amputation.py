@@ -19,9 +19,23 @@ def mcar_mask(X: np.ndarray, rate: float, random_state=None) -> np.ndarray:
     """Missing completely at random: each entry hidden independently with
     probability ``rate``; a row that would lose every entry keeps one at random.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    rate : float
+    random_state : int, RandomState instance or None, default=None
+
     Returns
     -------
     hidden : ndarray of bool, shape of ``X``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flowimpute.amputation import mcar_mask
+    >>> hidden = mcar_mask(np.zeros((1000, 3)), 0.5, random_state=0)
+    >>> bool(hidden.any(axis=0).all() and not hidden.all(axis=1).any())
+    True
     """
     rng = check_random_state(random_state)
     hidden = rng.rand(*X.shape) < rate
@@ -39,9 +53,26 @@ def mar_mask(X: np.ndarray, rate: float, random_state=None,
     solved so the column's expected rate is ``rate``. ``X`` should be
     standardized.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Standardized, at least 2 columns.
+    rate : float
+    random_state : int, RandomState instance or None, default=None
+    observed_fraction : float, default=0.3
+
     Returns
     -------
     hidden : ndarray of bool, shape of ``X``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flowimpute.amputation import mar_mask
+    >>> X = np.random.RandomState(0).normal(size=(2000, 4))
+    >>> hidden = mar_mask(X, 0.2, random_state=0)
+    >>> int((~hidden.any(axis=0)).sum())   # one column always observed
+    1
     """
     rng = check_random_state(random_state)
     n_features = X.shape[1]
@@ -63,9 +94,21 @@ def mnar_self_masking_mask(X: np.ndarray) -> np.ndarray:
     first half of the columns every value above its column's mean is hidden.
     Deterministic; about half of those columns' entries are hidden.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+
     Returns
     -------
     hidden : ndarray of bool, shape of ``X``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flowimpute.amputation import mnar_self_masking_mask
+    >>> mnar_self_masking_mask(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    array([[False, False],
+           [ True, False]])
     """
     hidden = np.zeros(X.shape, dtype=bool)
     half = X.shape[1] // 2

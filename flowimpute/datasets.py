@@ -54,10 +54,27 @@ def _candidate_data_homes(data_home: str | os.PathLike | None) -> list[Path]:
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     """The folder holding the CSV data sets.
 
+    Parameters
+    ----------
+    data_home : str, path or None, default=None
+        Used when given; otherwise ``FLOWIMPUTE_DATA``, then the nearest
+        ``shared/data`` above the working directory, then above the
+        repository.
+
+    Returns
+    -------
+    path : Path
+
     Raises
     ------
     FileNotFoundError
         Listing every place that was tried.
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import get_data_home
+    >>> (get_data_home() / "magic.csv.gz").is_file()
+    True
     """
     candidates = _candidate_data_homes(data_home)
     for candidate in candidates:
@@ -128,6 +145,12 @@ def make_ring_of_gaussians(
     Returns
     -------
     X : ndarray of shape (n_samples, 2)
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import make_ring_of_gaussians
+    >>> make_ring_of_gaussians(500, random_state=0).shape
+    (500, 2)
     """
     from sklearn.utils import check_random_state
 
@@ -140,7 +163,25 @@ def make_ring_of_gaussians(
 def ring_of_gaussians_log_density(
     X: np.ndarray, n_modes: int = 6, radius: float = 2.0, std: float = 0.25
 ) -> np.ndarray:
-    """The exact log-density of :func:`make_ring_of_gaussians` at the rows of ``X``."""
+    """The exact log-density of :func:`make_ring_of_gaussians` at the rows of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, 2)
+    n_modes, radius, std
+        As given to :func:`make_ring_of_gaussians`.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import make_ring_of_gaussians, ring_of_gaussians_log_density
+    >>> X = make_ring_of_gaussians(20000, random_state=0)
+    >>> round(float(ring_of_gaussians_log_density(X).mean()), 1)  # minus the entropy
+    -1.9
+    """
     from scipy.special import logsumexp
 
     angles = 2 * np.pi * np.arange(n_modes) / n_modes
@@ -171,6 +212,13 @@ def make_grid_of_gaussians(
     Returns
     -------
     X : ndarray of shape (n_samples, 2)
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import make_grid_of_gaussians
+    >>> X = make_grid_of_gaussians(1000, random_state=0)
+    >>> X.shape, bool(abs(X).max() < 3)
+    ((1000, 2), True)
     """
     from sklearn.utils import check_random_state
 
@@ -186,9 +234,21 @@ def make_vfg_synthetic(n_samples: int, random_state=None) -> np.ndarray:
     ``z1 ~ N(0, 1)``, ``z2 ~ N(1, 2^2)``; ``x1 = x2 = z1``,
     ``x3 = x4 = 2 sin(z1)``, ``x5 = x6 = z2``, ``x7 = x8 = z2^2``.
 
+    Parameters
+    ----------
+    n_samples : int
+    random_state : int, RandomState instance or None
+
     Returns
     -------
     X : ndarray of shape (n_samples, 8)
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import make_vfg_synthetic
+    >>> X = make_vfg_synthetic(5, random_state=0)
+    >>> bool((X[:, 0] == X[:, 1]).all() and (X[:, 6] == X[:, 4] ** 2).all())
+    True
     """
     from sklearn.utils import check_random_state
 

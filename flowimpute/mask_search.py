@@ -101,6 +101,21 @@ class MaskSearch(BaseEstimator):
         Worker processes for evaluating a round's offspring (joblib). Each
         offspring's randomness comes from its own seed, so the result for a
         given ``random_state`` does not depend on ``n_jobs``.
+
+    See Also
+    --------
+    SearchResult : what :meth:`search` returns; the density estimator keeps it
+        as ``masks_``, ``search_history_`` and ``search_seconds_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flowimpute import CouplingFlowDensity, MaskSearch
+    >>> X = np.random.RandomState(0).normal(size=(300, 6))
+    >>> flow = CouplingFlowDensity(n_layers=3, mask=MaskSearch(search_iter=5, search_steps=5),
+    ...                            max_epochs=2, random_state=0).fit(X)
+    >>> flow.masks_.shape, len(flow.search_history_["loss"])
+    ((3, 6), 6)
     """
 
     _parameter_constraints: dict = {
