@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +19,7 @@ from torch import Tensor
 
 from ._base import DTYPE, INFERENCE_CHUNK_ROWS, draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
+from ._training import train
 from .density import NAFDensity
 
 
@@ -248,17 +250,15 @@ class FlowImputer(BaseFlowImputer):
 
     def _continue_training(self, filled: np.ndarray, seed: int) -> None:
         """Warm start: ``em_epochs`` more epochs on the re-imputed table, with
-        the density's scaling and optimizer settings (early stopping off)."""
+        the density's scaling and optimizer settings (early stopping off).
+        The density's own parameters and ``history_`` are left as fitted."""
         density = self.density_
-        X_std = density._standardize(filled)
         flow = density.module_
-        max_epochs, n_iter_no_change = density.max_epochs, density.n_iter_no_change
-        density.max_epochs, density.n_iter_no_change = self.em_epochs, None
-        try:
-            density._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
-                                density._to_tensor(X_std), None, seed)
-        finally:
-            density.max_epochs, density.n_iter_no_change = max_epochs, n_iter_no_change
+        data = density._to_tensor(density._standardize(filled))
+        config = replace(density._training_config(type(density).__name__, len(data)),
+                         max_epochs=self.em_epochs, n_iter_no_change=None)
+        train(flow, lambda batch: -flow.log_prob(batch).mean(), data, None, config,
+              torch.Generator().manual_seed(seed))
 
     # ------------------------------------------------------------ inference
     def _log_prob(self, Z: Tensor) -> Tensor:
