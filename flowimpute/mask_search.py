@@ -196,12 +196,9 @@ class MaskSearch(BaseEstimator):
             n_children = min(self.n_offspring, self.search_iter - round_ * self.n_offspring)
             children = [modify_masks(best, rng) for _ in range(n_children)]
             seeds = [int(rng.randint(2**31)) for _ in children]
-            if self.n_jobs in (None, 1) or n_children == 1:
-                losses = [_train_and_evaluate(masks, seed=s, **settings)
-                          for (masks, _), s in zip(children, seeds, strict=True)]
-            else:
-                losses = parallel(evaluate(masks, seed=s, **settings)
-                                  for (masks, _), s in zip(children, seeds, strict=True))
+            # joblib runs in-process when n_jobs is None or 1.
+            losses = parallel(evaluate(masks, seed=s, **settings)
+                              for (masks, _), s in zip(children, seeds, strict=True))
             winner = int(np.argmin(losses))
             accepted = losses[winner] <= best_loss
             for index, ((_, n_modified), loss) in enumerate(zip(children, losses, strict=True)):
