@@ -14,28 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..transforms import AffineCoupling, Compose, LULinear, Transform
+from .edges import EdgeFlows
 from .structure import Tree
 
 #: Ridge added to batch covariances before their log-determinant.
 _COVARIANCE_RIDGE = 1e-4
-
-
-def edge_flow(
-    latent_dim: int,
-    n_coupling_layers: int,
-    hidden_dims: Sequence[int],
-    activation: str,
-    log_scale_bound: float,
-) -> Transform:
-    """One child-to-parent edge: a learnable LU linear map, then affine
-    couplings with alternating halves of the coordinates."""
-    layers: list[Transform] = [LULinear(latent_dim)]
-    half = latent_dim // 2
-    for layer in range(n_coupling_layers):
-        mask = [int((i < half) == (layer % 2 == 0)) for i in range(latent_dim)]
-        layers.append(AffineCoupling(mask, hidden_dims, activation, log_scale_bound))
-    return Compose(*layers)
 
 
 @dataclass
@@ -57,7 +40,7 @@ class VFGModel(nn.Module):
     latent_dim : int
         Width of every node (sections are padded to it).
     n_coupling_layers, hidden_dims, activation, log_scale_bound
-        Architecture of each edge flow (:func:`edge_flow`).
+        Architecture of each edge flow (:class:`~flowimpute.vfg.edges.EdgeFlows`).
     aggregation : {"mean", "weighted"}
         "mean" is the paper's plain average of the visible children's
         messages; "weighted" averages them with a learned positive confidence
@@ -84,13 +67,12 @@ class VFGModel(nn.Module):
         self.latent_dim = latent_dim
         self.aggregation = aggregation
         self.latent_distribution = latent_distribution
-        self.edges = nn.ModuleList(
-            edge_flow(latent_dim, n_coupling_layers, hidden_dims, activation, log_scale_bound)
-            for _ in range(tree.n_nodes - 1)
-        )
+        self.edges = EdgeFlows(tree.n_nodes - 1, latent_dim, n_coupling_layers, hidden_dims,
+                               activation, log_scale_bound)
         self.log_confidence = nn.Parameter(torch.zeros(tree.n_nodes - 1, latent_dim))
         self.log_confidence.requires_grad_(aggregation == "weighted")
         self._children = [tree.children(node) for node in range(tree.n_nodes)]
+        self._encode_levels, self._decode_levels = _levels(tree)
 
     # ------------------------------------------------------------ message passing
     def visibility(self, leaf_visible: Tensor) -> list[Tensor]:
@@ -102,21 +84,24 @@ class VFGModel(nn.Module):
 
     def encode(self, leaves: Tensor, leaf_visible: Tensor) -> Messages:
         """Forward pass: each aggregation node averages its visible children's
-        messages; a node with no visible child gets state 0 (the prior mean)."""
-        n_sections = self.tree.n_sections
-        states: list[Tensor] = [leaves[:, t] for t in range(n_sections)]
+        messages; a node with no visible child gets state 0 (the prior mean).
+        The edges into all nodes of one height are evaluated in one call."""
+        states: list[Tensor | None] = [None] * self.tree.n_nodes
+        states[: self.tree.n_sections] = leaves.unbind(1)
         visible = self.visibility(leaf_visible)
         outgoing: list[Tensor | None] = [None] * self.tree.n_nodes
-        for node in range(n_sections, self.tree.n_nodes):
-            total = torch.zeros_like(states[0])
-            weight_sum = torch.zeros_like(states[0])
-            for child in self._children[node]:
-                message, _ = self.edges[child](states[child])
+        for nodes, children, edge_index in self._encode_levels:
+            messages = self.edges(torch.stack([states[c] for c in children]), edge_index)
+            for child, message in zip(children, messages.unbind(0), strict=True):
                 outgoing[child] = message
-                weight = visible[child].unsqueeze(1) * torch.exp(self.log_confidence[child])
-                total = total + weight * message
-                weight_sum = weight_sum + weight
-            states.append(total / weight_sum.clamp_min(1e-12))
+            for node in nodes:
+                total = torch.zeros_like(leaves[:, 0])
+                weight_sum = torch.zeros_like(total)
+                for child in self._children[node]:
+                    weight = visible[child].unsqueeze(1) * torch.exp(self.log_confidence[child])
+                    total = total + weight * outgoing[child]
+                    weight_sum = weight_sum + weight
+                states[node] = total / weight_sum.clamp_min(1e-12)
         return Messages(states, visible, outgoing)
 
     def decode(self, messages: Messages, from_root: bool = True) -> list[Tensor]:
@@ -130,13 +115,15 @@ class VFGModel(nn.Module):
         tree = self.tree
         decoded: list[Tensor | None] = [None] * tree.n_nodes
         decoded[tree.root] = messages.states[tree.root]
-        for node in range(tree.n_nodes - 2, -1, -1):
-            from_parent = self.edges[node].inverse(decoded[tree.parents[node]])
-            if from_root or node < tree.n_sections:
-                decoded[node] = from_parent
-            else:
-                own = messages.visible[node].unsqueeze(1)
-                decoded[node] = torch.where(own, messages.states[node], from_parent)
+        for nodes, edge_index in self._decode_levels:
+            from_parents = self.edges.inverse(
+                torch.stack([decoded[tree.parents[node]] for node in nodes]), edge_index)
+            for node, from_parent in zip(nodes, from_parents.unbind(0), strict=True):
+                if from_root or node < tree.n_sections:
+                    decoded[node] = from_parent
+                else:
+                    own = messages.visible[node].unsqueeze(1)
+                    decoded[node] = torch.where(own, messages.states[node], from_parent)
         return decoded
 
     # ------------------------------------------------------------------ the ELBO
@@ -252,3 +239,31 @@ class VFGModel(nn.Module):
             weight = torch.exp(self.log_confidence[child])
             precision = precision + messages.visible[child].unsqueeze(1) * weight
         return precision
+
+
+def _levels(tree: Tree) -> tuple[list[tuple[list[int], list[int], Tensor]],
+                                  list[tuple[list[int], Tensor]]]:
+    """Batches of the message passing.
+
+    Encoding goes up by height (a leaf has height 0, a node one more than its
+    highest child): every aggregation node of one height gets its children's
+    messages from one batched call, since those children all have lower
+    heights. Decoding goes down by depth: all nodes at one depth are decoded
+    from their parents (one level up) in one call. Edge ``e`` joins node ``e``
+    to its parent.
+    """
+    height = [0] * tree.n_nodes
+    for node in range(tree.n_sections, tree.n_nodes):  # children come first
+        height[node] = 1 + max(height[c] for c in tree.children(node))
+    encode = []
+    for level in range(1, height[tree.root] + 1):
+        nodes = [node for node in range(tree.n_nodes) if height[node] == level]
+        children = [c for node in nodes for c in tree.children(node)]
+        encode.append((nodes, children, torch.tensor(children)))
+    depth = [len(tree.path_from_root(node)) - 1 for node in range(tree.n_nodes)]
+    decode = []
+    for level in range(1, max(depth) + 1):
+        nodes = [node for node in range(tree.n_nodes) if depth[node] == level]
+        decode.append((nodes, torch.tensor(nodes)))
+    return encode, decode
+
