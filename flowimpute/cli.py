@@ -8,43 +8,106 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .bench import imputation
+import numpy as np
+import pandas as pd
+
+from .bench import imputation, vfg_paper
 from .bench.density import density_methods, run_density_benchmark
 from .bench.plots import imputation_boxplots, loglik_chart
 from .bench.report import mean_std, to_markdown
-from .datasets import DATASET_NAMES
+
+ALL_TASKS = ("paper", "density", "imputation")
+
+#: Real tables of the default imputation suite, beside the paper's synthetic one.
+_SUITE = ["vfg_synthetic", "california", "gas_turbine", "wine_quality_white", "letter",
+          "yeast", "diabetes", "wine"]
 
 PRESETS = {
-    # A smoke run for CI: bundled data only, a few epochs, small tables.
+    # A smoke run for CI (under 2 minutes on 2 cores): bundled data only.
     "quick": {
-        "density": {"datasets": ["wine", "diabetes"], "seeds": [0]},
-        "imputation": {"datasets": ["diabetes", "wine"], "mechanisms": ["MCAR", "MNAR"],
-                       "rates": [0.2], "seeds": [0], "max_rows": 400, "epochs": 5,
-                       "mnar_dataset": "wine"},
+        "paper": {"seeds": [0], "max_epochs": 10},
+        "density": {"datasets": ["wine", "diabetes"], "seeds": [0], "max_rows": None,
+                    "max_epochs": 10, "search_iter": 5},
+        "imputation": {"settings": [("diabetes", "MCAR", 0.2), ("wine", "MCAR", 0.2),
+                                    ("wine", "MNAR", None)],
+                       "seeds": [0], "max_rows": 400, "epochs": 5},
     },
-    # What the README's main command runs.
+    # What the README's main command runs: about 20 minutes on 2 CPU cores.
     "default": {
-        "density": {"datasets": ["magic", "california", "wine_quality_white", "diabetes"],
-                    "seeds": [0, 1, 2]},
-        "imputation": {"datasets": ["california", "wine_quality_white", "gas_turbine",
-                                    "letter", "diabetes", "wine"],
-                       "mechanisms": ["MCAR", "MAR", "MNAR"], "rates": [0.2, 0.5],
-                       "seeds": [0, 1, 2], "max_rows": 1000, "epochs": 30,
-                       "mnar_dataset": "wine_quality_white"},
+        "paper": {"seeds": [0, 1, 2], "max_epochs": None},
+        "density": {"datasets": ["magic", "gas_turbine", "wine_quality_white"],
+                    "seeds": [0, 1, 2], "max_rows": 4000, "max_epochs": 40,
+                    "search_iter": 30},
+        "imputation": {"settings": [*[(name, "MCAR", 0.2) for name in _SUITE],
+                                    ("california", "MCAR", 0.5),
+                                    ("gas_turbine", "MCAR", 0.5),
+                                    ("california", "MAR", 0.2),
+                                    ("wine_quality_white", "MAR", 0.2),
+                                    ("wine_quality_white", "MNAR", None)],
+                       "seeds": [0, 1, 2], "max_rows": 1000, "epochs": 30},
+    },
+    # Full-size tables, more seeds, every estimator's own epoch budget: hours.
+    "full": {
+        "paper": {"seeds": list(range(10)), "max_epochs": None},
+        "density": {"datasets": ["magic", "gas_turbine", "wine_quality_white", "california",
+                                 "letter"],
+                    "seeds": [0, 1, 2, 3, 4], "max_rows": None, "max_epochs": 100,
+                    "search_iter": 200},
+        "imputation": {"settings": [*[(name, mechanism, rate) for name in _SUITE
+                                      for mechanism in ("MCAR", "MAR") for rate in (0.2, 0.5)],
+                                    ("wine_quality_white", "MNAR", None)],
+                       "seeds": [0, 1, 2, 3, 4], "max_rows": None, "epochs": None},
     },
 }
 
 
-def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
-    datasets = args.datasets or preset["datasets"]
+def _rows(max_rows: int | None) -> str:
+    return "each full table" if max_rows is None else f"{max_rows} random rows of each table"
+
+
+def _paper_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
     seeds = args.seeds or preset["seeds"]
-    methods = density_methods(args.preset, args.device)
+    overrides = {} if preset["max_epochs"] is None else {"max_epochs": preset["max_epochs"]}
+    start = time.perf_counter()
+    runs = vfg_paper.run_synthetic(seeds, progress=not args.no_progress, device=args.device,
+                                   **overrides)
+    elapsed = time.perf_counter() - start
+    if "error" not in runs:
+        runs["error"] = None
+    runs.to_csv(args.output / "paper.csv", index=False)
+    table = pd.DataFrame({
+        "test MSE (mean ± std)": mean_std(runs, ["method"], "mse"),
+        "median": runs.groupby("method", sort=False)["mse"].median().round(3),
+        "fit s": runs.groupby("method", sort=False)["fit_seconds"].mean().round(2),
+    })
+    lines = [
+        "## The VFG paper's synthetic protocol",
+        "",
+        f"8 columns from 2 latents (x1 = x2 = z1, x3 = x4 = 2 sin z1, x5 = x6 = z2, "
+        f"x7 = x8 = z2^2), 1,000 training rows, 300 test rows with x3, x4, x7, x8 missing; "
+        f"MSE on those entries (raw scale), seeds {list(seeds)}; {elapsed:.0f} s. "
+        f"scikit-learn's imputers only learn to fill columns that had gaps during fit: "
+        f"\"(fair)\" rows are fitted on training data with the same columns hidden in a "
+        f"random half of the rows.",
+        "",
+        to_markdown(table),
+    ]
+    failures = [f"- paper: {r.method} / seed {r.seed}: {r.error}"
+                for r in runs[runs["error"].notna()].itertuples()]
+    return lines, failures
+
+
+def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
+    datasets = [d for d in args.datasets or preset["datasets"] if d != imputation.SYNTHETIC]
+    seeds = args.seeds or preset["seeds"]
+    methods = density_methods(preset["max_epochs"], preset["search_iter"], args.device)
     if args.methods:
         methods = {name: f for name, f in methods.items() if name in args.methods}
     if not methods:
         return [], []
     start = time.perf_counter()
-    runs = run_density_benchmark(datasets, seeds, methods, progress=not args.no_progress)
+    runs = run_density_benchmark(datasets, seeds, methods, progress=not args.no_progress,
+                                 max_rows=preset["max_rows"])
     elapsed = time.perf_counter() - start
     if "error" not in runs:
         runs["error"] = None
@@ -57,8 +120,9 @@ def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], li
         "## Density estimation",
         "",
         f"Held-out mean log-likelihood per row (higher is better), features standardized "
-        f"with training statistics, 90/10 split, mean ± std over seeds {list(seeds)}; "
-        f"{elapsed:.0f} s.",
+        f"with training statistics, 90/10 split of {_rows(preset['max_rows'])}, flows "
+        f"trained at most {preset['max_epochs']} epochs, mean ± std over seeds "
+        f"{list(seeds)}; {elapsed:.0f} s.",
         "",
         to_markdown(table),
         "",
@@ -73,31 +137,43 @@ def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], li
     return lines, failures
 
 
+def _imputation_settings(args: argparse.Namespace, preset: dict) -> list[tuple]:
+    """The preset's (data set, mechanism, rate) settings; with ``--datasets``,
+    every mechanism and rate of the preset on each named data set."""
+    settings = [(d, m, np.nan if r is None else r) for d, m, r in preset["settings"]]
+    if not args.datasets:
+        return settings
+    kinds = list(dict.fromkeys((m, r) for _, m, r in settings))
+    return [(d, m, r) for d in args.datasets for m, r in kinds]
+
+
 def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
-    datasets = args.datasets or preset["datasets"]
     seeds = args.seeds or preset["seeds"]
     known = imputation.imputers(0, None, args.device)
     methods = [m for m in known if not args.methods or m in args.methods]
     if not methods:
         return [], []
-    mnar_dataset = preset["mnar_dataset"] if not args.datasets else args.datasets[0]
     start = time.perf_counter()
-    runs = imputation.run(datasets, preset["mechanisms"], preset["rates"], seeds,
-                          preset["max_rows"], preset["epochs"], methods, mnar_dataset,
-                          progress=not args.no_progress, device=args.device)
+    runs = imputation.run(_imputation_settings(args, preset), seeds, preset["max_rows"],
+                          preset["epochs"], methods, progress=not args.no_progress,
+                          device=args.device, checkpoint=args.output / "imputation.csv")
     elapsed = time.perf_counter() - start
-    if "error" not in runs:
-        runs["error"] = None
+    for column in ("error", "downstream_r2"):
+        if column not in runs:
+            runs[column] = None if column == "error" else np.nan
     runs.to_csv(args.output / "imputation.csv", index=False)
-    seconds = runs.groupby("method", sort=False)[["fit_seconds", "transform_seconds"]].mean()
+    costs = runs.groupby("method", sort=False)[
+        ["fit_seconds", "transform_seconds", "peak_memory_mib"]].mean()
+    epochs = "each estimator's own epoch budget" if preset["epochs"] is None else \
+        f"flows trained at most {preset['epochs']} epochs"
     lines = [
         "## Imputation",
         "",
         f"RMSE on the removed entries (z-scored scale, lower is better), median "
         f"(min-max) over masks {list(seeds)}; MCAR/MAR: fitted on the incomplete "
-        f"training rows, imputing held-out rows; MNAR: self-masking, in-sample; tables "
-        f"subsampled to {preset['max_rows']} rows, flows trained at most "
-        f"{preset['epochs']} epochs; {elapsed:.0f} s.",
+        f"training rows (75%), imputing the held-out rows; MNAR: self-masking of values "
+        f"above the column mean in the first half of the columns, in-sample; "
+        f"{_rows(preset['max_rows'])}; {epochs}; {elapsed:.0f} s.",
         "",
         "Where flowimpute wins and loses (ratio = best flowimpute imputer / best other "
         "imputer, median RMSE; below 1 is a win):",
@@ -109,10 +185,23 @@ def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str],
         "MAE, median (min-max):",
         "",
         to_markdown(imputation.summary(runs, "mae")),
+    ]
+    downstream = runs[runs["downstream_r2"].notna()]
+    if not downstream.empty:
+        lines += [
+            "",
+            "Downstream: R^2 of a ridge regression of each table's target on the imputed "
+            "features (fitted on the imputed training rows, scored on the imputed "
+            "held-out rows), median (min-max) over the same splits; higher is better:",
+            "",
+            to_markdown(imputation.summary(downstream, "downstream_r2")),
+        ]
+    lines += [
         "",
-        "Mean seconds per fit / transform:",
+        "Mean cost per run: fit and transform seconds, and the peak growth of resident "
+        "memory during fit + transform (MiB):",
         "",
-        to_markdown(seconds.round(2)),
+        to_markdown(costs.round(2)),
     ]
     failures = [f"- imputation: {r.dataset} / {r.mechanism} / {r.method} / seed {r.seed}: "
                 f"{r.error}" for r in runs[runs["error"].notna()].itertuples()]
@@ -124,14 +213,14 @@ def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str],
 def _bench(args: argparse.Namespace) -> int:
     preset = PRESETS[args.preset]
     if args.methods:
-        known = set(density_methods(args.preset)) | set(imputation.imputers(0, None))
+        known = set(density_methods()) | set(imputation.imputers(0, None))
         unknown = sorted(set(args.methods) - known)
         if unknown:
             raise SystemExit(f"Unknown method(s) {unknown}; choose from {sorted(known)}.")
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     sections, failures = [], []
-    parts = {"density": _density_part, "imputation": _imputation_part}
+    parts = {"paper": _paper_part, "density": _density_part, "imputation": _imputation_part}
     for task in args.tasks:
         lines, failed = parts[task](args, preset[task])
         sections += lines + [""]
@@ -154,10 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="compare flowimpute's estimators with the usual alternatives on real data")
     bench.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    bench.add_argument("--tasks", nargs="+", choices=["density", "imputation"],
-                       default=["density", "imputation"])
-    bench.add_argument("--datasets", nargs="+", choices=DATASET_NAMES)
-    bench.add_argument("--methods", nargs="+")
+    bench.add_argument("--tasks", nargs="+", choices=ALL_TASKS, default=list(ALL_TASKS))
+    bench.add_argument("--datasets", nargs="+", choices=imputation.TABLE_NAMES,
+                       help="replace the preset's data sets (density, imputation)")
+    bench.add_argument("--methods", nargs="+",
+                       help="run only these density and imputation methods")
     bench.add_argument("--seeds", nargs="+", type=int)
     bench.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     bench.add_argument("--output", type=Path, default=Path("flowimpute-report"))

@@ -7,16 +7,28 @@ from flowimpute.cli import main
 def test_quick_bench_writes_its_report(tmp_path, capsys):
     """The CI smoke run of the README's main command, end to end."""
     assert main(["bench", "--preset", "quick", "--no-progress", "--output", str(tmp_path)]) == 0
+    paper = pd.read_csv(tmp_path / "paper.csv")
+    assert {"VFG (weighted)", "VFG (paper: mean)", "KNN(k=3) (fair)"} <= set(paper["method"])
+    assert paper["mse"].notna().all()
     density = pd.read_csv(tmp_path / "density.csv")
-    assert set(density["method"]) == {"CouplingFlowDensity", "GaussianMixture(1)",
-                                      "GaussianMixture(10)", "KernelDensity(CV)"}
+    assert set(density["method"]) == {
+        "Coupling(parity)", "Coupling(random)", "Coupling(searched)", "NAFDensity",
+        "GaussianMixture(1)", "GaussianMixture(10)", "KernelDensity(CV)"}
     assert density["test_loglik"].notna().all()
     runs = pd.read_csv(tmp_path / "imputation.csv")
-    assert {"FlowImputer(NAF)", "VFGImputer", "MissForest(ExtraTrees)"} <= set(runs["method"])
+    assert {"FlowImputer(NAF)", "VFGImputer", "median", "KNN(k=3)", "MICE(5)",
+            "MissForest(ExtraTrees)"} <= set(runs["method"])
     assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
     assert runs["rmse"].notna().all() and (runs["rmse"] > 0).all()
+    assert runs["error"].isna().all()
+    # Only diabetes has a regression target; R^2 is measured on its split only.
+    has_r2 = runs["downstream_r2"].notna()
+    assert has_r2.any() and set(runs.loc[has_r2, "dataset"]) == {"diabetes"}
+    assert (runs["peak_memory_mib"] >= 0).all()
     report = (tmp_path / "report.md").read_text()
-    assert "## Density estimation" in report and "## Imputation" in report
+    for heading in ("## The VFG paper's synthetic protocol", "## Density estimation",
+                    "## Imputation", "Downstream: R^2"):
+        assert heading in report
     assert "| wine |" in report and "| diabetes | MCAR |" in report
     assert "## Imputation" in capsys.readouterr().out
     for figure in ("density.png", "imputation.png"):
@@ -29,7 +41,7 @@ def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
     def broken(seed):
         raise RuntimeError("boom")
 
-    methods = {"broken": broken, **density.density_methods("quick")}
+    methods = {"broken": broken, **density.density_methods(max_epochs=5)}
     monkeypatch.setattr("flowimpute.cli.density_methods", lambda *args: methods)
     main(["bench", "--preset", "quick", "--tasks", "density", "--datasets", "wine",
           "--methods", "broken", "GaussianMixture(1)", "--no-progress",
@@ -42,3 +54,12 @@ def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
 def test_unknown_method_is_named(tmp_path):
     with pytest.raises(SystemExit, match="nonsense"):
         main(["bench", "--preset", "quick", "--methods", "nonsense", "--output", str(tmp_path)])
+
+
+def test_datasets_option_runs_every_mechanism_of_the_preset_on_them(tmp_path):
+    main(["bench", "--preset", "quick", "--tasks", "imputation", "--datasets", "wine",
+          "--methods", "mean", "IterativeImputer", "--no-progress", "--output", str(tmp_path)])
+    runs = pd.read_csv(tmp_path / "imputation.csv")
+    assert set(runs["dataset"]) == {"wine"}
+    assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
+    assert set(runs["method"]) == {"mean", "IterativeImputer"}

@@ -24,48 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import ExtraTreesRegressor
-from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from tqdm.auto import tqdm
 
 from ..datasets import load_dataset, make_vfg_synthetic
 from ..impute import VFGImputer
+from .baselines import baseline_imputers
 from .report import mean_std, to_markdown
 
 SYNTHETIC_SECTIONS = [[0, 1], [2, 3], [4, 5], [6, 7]]
 CALIFORNIA_SECTIONS = [[0, 1], [2, 3], [4, 5], [6, 7]]
-
-
-class MICE:
-    """IterativeImputer with ``sample_posterior=True``, ``n_imputations`` draws averaged."""
-
-    def __init__(self, n_imputations: int = 5, random_state: int = 0) -> None:
-        self.n_imputations = n_imputations
-        self.random_state = random_state
-
-    def fit(self, X):
-        self.imputers_ = [
-            IterativeImputer(sample_posterior=True, random_state=self.random_state + i).fit(X)
-            for i in range(self.n_imputations)
-        ]
-        return self
-
-    def transform(self, X):
-        return np.mean([imputer.transform(X) for imputer in self.imputers_], axis=0)
-
-
-def baseline_imputers(seed: int) -> dict[str, Callable[[], object]]:
-    return {
-        "mean": lambda: SimpleImputer(strategy="mean"),
-        "IterativeImputer": lambda: IterativeImputer(random_state=seed, max_iter=25),
-        "MICE(5)": lambda: MICE(5, random_state=seed),
-        "KNN(k=3)": lambda: KNNImputer(n_neighbors=3),
-        "KNN(k=5)": lambda: KNNImputer(n_neighbors=5),
-        "MissForest(ExtraTrees)": lambda: IterativeImputer(
-            ExtraTreesRegressor(n_estimators=50, min_samples_leaf=2, n_jobs=1,
-                                random_state=seed), random_state=seed, max_iter=10),
-    }
 
 
 def hide_sections(X: np.ndarray, columns: Sequence[int], fraction: float,
@@ -91,7 +58,7 @@ def evaluate_protocol(
     if baselines:
         for name, factory in baseline_imputers(seed).items():
             runs.append((name, factory, X_train))
-            if name != "mean":
+            if name not in ("mean", "median"):  # column statistics: fair either way
                 runs.append((f"{name} (fair)", factory, X_train_fair))
     records = []
     for name, factory, train in runs:
@@ -118,9 +85,12 @@ def vfg_variants(sections, tree, seed: int, **overrides) -> dict[str, Callable[[
     }
 
 
-def run_synthetic(seeds: Sequence[int], baselines: bool = True, **overrides) -> pd.DataFrame:
+def run_synthetic(seeds: Sequence[int], baselines: bool = True, progress: bool = True,
+                  **overrides) -> pd.DataFrame:
+    """The synthetic protocol, one record per (seed, method); ``overrides`` go
+    to both VFGImputer variants."""
     records = []
-    for seed in tqdm(seeds, desc="synthetic"):
+    for seed in tqdm(seeds, desc="VFG paper: synthetic", disable=not progress):
         X = make_vfg_synthetic(1300, random_state=seed)
         records += evaluate_protocol(
             X[:1000], X[1000:], [2, 3, 6, 7],
@@ -128,13 +98,15 @@ def run_synthetic(seeds: Sequence[int], baselines: bool = True, **overrides) -> 
     return pd.DataFrame.from_records(records).assign(protocol="synthetic")
 
 
-def run_california(seeds: Sequence[int], baselines: bool = True, **overrides) -> pd.DataFrame:
+def run_california(seeds: Sequence[int], baselines: bool = True, progress: bool = True,
+                   **overrides) -> pd.DataFrame:
+    """The California protocol, one record per (seed, method)."""
     X = load_dataset("california").data.to_numpy()
     X_train, X_test = X[:20000], X[20000:]
     mean, std = X_train.mean(0), X_train.std(0)
     X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
     records = []
-    for seed in tqdm(seeds, desc="california"):
+    for seed in tqdm(seeds, desc="VFG paper: california", disable=not progress):
         records += evaluate_protocol(
             X_train, X_test, [2, 3],
             vfg_variants(CALIFORNIA_SECTIONS, [[0, 1], [2, 3]], seed, **overrides), seed,
