@@ -17,10 +17,6 @@ from torch import Tensor, nn
 
 from ._training import TrainingConfig, TrainingResult, train
 
-#: Rows per chunk when evaluating, imputing or sampling, so memory stays
-#: bounded whatever the number of rows.
-INFERENCE_CHUNK_ROWS = 16384
-
 #: All computations use float64. A matrix product may sum a row's terms in a
 #: different order depending on the batch it sits in; in float32 that moves
 #: results by ~1e-7 relative, at the edge of the row-independence tolerance
@@ -89,6 +85,7 @@ class BaseFlowEstimator(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -126,13 +123,17 @@ class BaseFlowEstimator(BaseEstimator):
     def _to_tensor(self, X: np.ndarray) -> Tensor:
         return torch.as_tensor(np.ascontiguousarray(X), dtype=DTYPE, device=self.device_)
 
+    def _row_chunks(self, n_rows: int) -> list[slice]:
+        """Consecutive slices of at most ``inference_batch_size`` rows."""
+        step = self.inference_batch_size
+        return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
     @torch.no_grad()
     def _map_chunks(self, function: Callable[[Tensor], Tensor], X: np.ndarray) -> np.ndarray:
-        """Apply ``function`` to ``X`` in chunks of rows; return a float64 array."""
-        outputs = [
-            function(self._to_tensor(X[start:start + INFERENCE_CHUNK_ROWS])).cpu().numpy()
-            for start in range(0, X.shape[0], INFERENCE_CHUNK_ROWS)
-        ]
+        """Apply ``function`` to ``X`` in chunks of ``inference_batch_size``
+        rows; return a float64 array."""
+        outputs = [function(self._to_tensor(X[rows])).cpu().numpy()
+                   for rows in self._row_chunks(X.shape[0])]
         return np.concatenate(outputs, axis=0)
 
     def _resolve_batch_size(self, n_train: int) -> int:
@@ -189,6 +190,8 @@ class BaseFlowEstimator(BaseEstimator):
         module = state.get("module_")
         if module is not None and getattr(self, "device_", torch.device("cpu")).type != "cpu":
             state["module_"] = copy.deepcopy(module).to("cpu")
+            if state.get("optimizer_") is not None:  # its state would point at the GPU copy
+                state["optimizer_"] = None
         return state
 
     def __setstate__(self, state) -> None:

@@ -43,11 +43,13 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
 
     # ---------------------------------------------------------------- input
     def _validate_input(self, X, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Float64 copy of ``X`` with NaN at every missing entry, and the
-        boolean mask of observed entries. Infinite values are rejected."""
+        """``X`` as float64 with NaN at every missing entry (a copy where the
+        marker is not NaN, since it is then replaced; never written to
+        otherwise), and the boolean mask of observed entries. Infinite values
+        are rejected."""
         nan_marker = _is_nan_marker(self.missing_values)
         X = validate_data(
-            self, X, reset=reset, dtype=np.float64, copy=True,
+            self, X, reset=reset, dtype=np.float64, copy=not nan_marker,
             ensure_all_finite="allow-nan" if nan_marker else True,
             ensure_min_samples=2 if reset else 1,
         )
@@ -135,8 +137,21 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
 
     def _complete(self, X: np.ndarray, observed: np.ndarray, impute) -> np.ndarray:
         """Fill the missing entries of validated ``X`` with ``impute(X_scaled,
-        observed)`` (scaled units, modelled columns); clip, restore observed
-        entries, handle empty features and the indicator."""
+        observed)`` (scaled units, modelled columns), ``inference_batch_size``
+        rows at a time; clip, restore observed entries, handle empty features
+        and the indicator. ``X`` is not modified."""
+        chunks = self._row_chunks(X.shape[0])
+        first = self._complete_rows(X[chunks[0]], observed[chunks[0]], impute)
+        if len(chunks) == 1:
+            return first
+        output = np.empty((X.shape[0], first.shape[1]))
+        output[chunks[0]] = first
+        for rows in chunks[1:]:
+            output[rows] = self._complete_rows(X[rows], observed[rows], impute)
+        return output
+
+    def _complete_rows(self, X: np.ndarray, observed: np.ndarray, impute) -> np.ndarray:
+        """:meth:`_complete` on one chunk of rows."""
         X_modelled = X[:, self.modelled_features_]
         observed_modelled = observed[:, self.modelled_features_]
         imputed = X_modelled.copy()

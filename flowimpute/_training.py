@@ -53,6 +53,52 @@ def evaluate_loss(loss_fn: Callable[[Tensor], Tensor], data: Tensor, batch_size:
     return total / data.shape[0]
 
 
+def make_optimizer(module: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """The Adam optimizer every estimator trains with."""
+    return torch.optim.Adam(
+        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+
+
+def run_epoch(
+    module: nn.Module,
+    loss_fn: Callable[[Tensor], Tensor],
+    train_data: Tensor,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    clip_grad_norm: float | None,
+    generator: torch.Generator,
+    epoch: int,
+) -> float:
+    """One pass of minibatch steps over ``train_data`` in random order; the
+    row-weighted mean training loss.
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss becomes NaN or infinite; the message names ``epoch``.
+    """
+    module.train()
+    epoch_loss = torch.zeros((), dtype=train_data.dtype, device=train_data.device)
+    for index in _batches(train_data.shape[0], min(batch_size, train_data.shape[0]), generator):
+        batch = train_data[index.to(train_data.device)]
+        loss = loss_fn(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
+        optimizer.step()
+        epoch_loss += loss.detach() * batch.shape[0]
+    module.eval()
+    train_loss = float(epoch_loss) / train_data.shape[0]
+    if not torch.isfinite(torch.tensor(train_loss)):
+        raise FloatingPointError(
+            f"The training loss became {train_loss} in epoch {epoch}. Lower "
+            "learning_rate, set clip_grad_norm, or check the data for extreme values."
+        )
+    return train_loss
+
+
 def train(
     module: nn.Module,
     loss_fn: Callable[[Tensor], Tensor],
@@ -73,9 +119,7 @@ def train(
     FloatingPointError
         If the loss becomes NaN or infinite; the message names the epoch.
     """
-    optimizer = torch.optim.Adam(
-        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = make_optimizer(module, config)
     result = TrainingResult()
     best_loss, best_state, epochs_without_improvement = float("inf"), None, 0
     batch_size = min(config.batch_size, train_data.shape[0])
@@ -84,24 +128,8 @@ def train(
         disable=not config.verbose, leave=False,
     )
     for epoch in progress:
-        module.train()
-        epoch_loss = torch.zeros((), dtype=train_data.dtype, device=train_data.device)
-        for index in _batches(train_data.shape[0], batch_size, generator):
-            batch = train_data[index.to(train_data.device)]
-            loss = loss_fn(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(module.parameters(), config.clip_grad_norm)
-            optimizer.step()
-            epoch_loss += loss.detach() * batch.shape[0]
-        train_loss = float(epoch_loss) / train_data.shape[0]
-        if not torch.isfinite(torch.tensor(train_loss)):
-            raise FloatingPointError(
-                f"The training loss became {train_loss} in epoch {epoch}. Lower "
-                "learning_rate, set clip_grad_norm, or check the data for extreme values."
-            )
-        module.eval()
+        train_loss = run_epoch(module, loss_fn, train_data, optimizer, batch_size,
+                               config.clip_grad_norm, generator, epoch)
         monitored = train_loss
         result.history["train_loss"].append(train_loss)
         if validation_data is not None:

@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
     DTYPE,
-    INFERENCE_CHUNK_ROWS,
     BaseFlowEstimator,
     check_hidden_dims,
     draw_seed,
@@ -21,6 +20,7 @@ from ._base import (
     resolve_device,
     seeded_torch,
 )
+from ._training import make_optimizer, run_epoch
 from .distributions import make_base_distribution
 from .mask_search import MaskSearch
 from .masks import check_masks, parity_masks, random_masks
@@ -68,6 +68,68 @@ class FlowDensityMixin(DensityMixin):
             self.module_ = flow
             self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
                              X_train, X_validation, seed)
+        self.optimizer_ = None
+        self._partial_fit_seed = seed
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One epoch of minibatch Adam over ``X``, continuing the current fit.
+
+        For data that arrives in chunks or does not fit in memory: call it
+        once per chunk, and pass over the chunks again for more epochs. On an
+        unfitted estimator the first call learns the column scaling from its
+        chunk, builds the flow from it (masks, a mask search, the
+        data-dependent initialization) and creates the optimizer; later calls
+        keep that scaling and the optimizer's state, so make the first chunk
+        representative (e.g. shuffled rows). After :meth:`fit` it continues
+        from the fitted flow with a fresh optimizer. There is no validation
+        split and no early stopping: score a held-out chunk with
+        :meth:`score` to decide when to stop. ``history_["train_loss"]``
+        gains one entry per call and ``n_iter_`` counts the calls' epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training rows; NaN and infinite values are rejected.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        first_call = getattr(self, "module_", None) is None
+        if first_call:
+            self._validate_params()
+            X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+            self._fit_scaler(X)
+            self.device_ = resolve_device(self.device)
+            seed = draw_seed(self.random_state)
+            X_std = self._standardize(X)
+            with seeded_torch(seed, self.device_):
+                flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=DTYPE)
+                flow.transform.initialize(self._to_tensor(X_std[:_INIT_ROWS]))
+            self.module_ = flow
+            self.history_ = {"train_loss": [], "validation_loss": []}
+            self.n_iter_ = 0
+            self.optimizer_ = None
+            self._partial_fit_seed = seed
+        else:
+            X = validate_data(self, X, dtype=np.float64, reset=False)
+        flow = self.module_
+        config = self._training_config(type(self).__name__, X.shape[0])
+        if getattr(self, "optimizer_", None) is None:
+            self.optimizer_ = make_optimizer(flow, config)
+        seed = getattr(self, "_partial_fit_seed", None)
+        if seed is None:
+            seed = self._partial_fit_seed = draw_seed(self.random_state)
+        mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+        data = (self._to_tensor(X) - mean) / scale
+        loss = run_epoch(flow, lambda batch: -flow.log_prob(batch).mean(), data,
+                         self.optimizer_, config.batch_size, config.clip_grad_norm,
+                         torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1)
+        self.history_["train_loss"].append(loss)
+        self.n_iter_ += 1
         return self
 
     def score_samples(self, X):
@@ -87,7 +149,8 @@ class FlowDensityMixin(DensityMixin):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        log_density = self._map_chunks(self.module_.log_prob, self._standardize(X))
+        mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+        log_density = self._map_chunks(lambda rows: self.module_.log_prob((rows - mean) / scale), X)
         return log_density + self._log_scale_jacobian
 
     def score(self, X, y=None):
@@ -135,14 +198,12 @@ class FlowDensityMixin(DensityMixin):
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         generator = make_generator(draw_seed(random_state), self.device_)
-        chunks = []
+        samples = np.empty((n_samples, self.n_features_in_))
         with torch.no_grad():
-            for start in range(0, n_samples, INFERENCE_CHUNK_ROWS):
-                n_chunk = min(INFERENCE_CHUNK_ROWS, n_samples - start)
-                chunks.append(
-                    self.module_.sample(n_chunk, self.n_features_in_, generator).cpu().numpy()
-                )
-        return self._unstandardize(np.concatenate(chunks, axis=0))
+            for rows in self._row_chunks(n_samples):
+                chunk = self.module_.sample(rows.stop - rows.start, self.n_features_in_, generator)
+                samples[rows] = self._unstandardize(chunk.cpu().numpy())
+        return samples
 
 
 class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
@@ -196,6 +257,10 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Clip the gradient's global norm to this value.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
+    inference_batch_size : int, default=16384
+        Rows evaluated at once by ``score_samples`` and ``sample``: their
+        working memory beyond the input and the output grows with it, not with
+        the number of rows.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, random masks, the validation split and batch
         order through a private generator; the global RNG state is untouched.
@@ -267,6 +332,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
+        inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
     ) -> None:
@@ -285,6 +351,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
         self.device = device
+        self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -379,6 +446,10 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         Clip the gradient's global norm to this value.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
+    inference_batch_size : int, default=16384
+        Rows evaluated at once by ``score_samples`` and ``sample``: their
+        working memory beyond the input and the output grows with it, not with
+        the number of rows.
     random_state : int, RandomState instance or None, default=None
         Seeds initialization, the validation split and batch order through a
         private generator; the global RNG state is untouched.
@@ -445,6 +516,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
+        inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
     ) -> None:
@@ -465,6 +537,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
         self.device = device
+        self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
 

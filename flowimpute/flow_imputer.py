@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from ._base import DTYPE, INFERENCE_CHUNK_ROWS, draw_seed, make_generator
+from ._base import DTYPE, draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
 from ._training import train
 from .density import NAFDensity
@@ -100,6 +100,10 @@ class FlowImputer(BaseFlowImputer):
         Keep columns with no observed value at fit time (filled with 0).
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device of the density (overrides ``density.device``).
+    inference_batch_size : int, default=16384
+        Rows imputed at once by ``transform`` (and scored at once by
+        ``score_samples``): working memory beyond the input and the output
+        grows with it, not with the number of rows.
     random_state : int, RandomState instance or None, default=None
         Seeds the density, the initial imputer and the draws.
     verbose : int, default=0
@@ -161,6 +165,7 @@ class FlowImputer(BaseFlowImputer):
         add_indicator: bool = False,
         keep_empty_features: bool = False,
         device: str = "auto",
+        inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
     ) -> None:
@@ -178,6 +183,7 @@ class FlowImputer(BaseFlowImputer):
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.device = device
+        self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -281,8 +287,8 @@ class FlowImputer(BaseFlowImputer):
         if self.n_gradient_steps == 0 or rows.size == 0:
             return out
         low, high = self._bounds()
-        for begin in range(0, rows.size, INFERENCE_CHUNK_ROWS):
-            chunk = rows[begin:begin + INFERENCE_CHUNK_ROWS]
+        for block in self._row_chunks(rows.size):
+            chunk = rows[block]
             z = torch.as_tensor(start[chunk], dtype=DTYPE, device=self.device_)
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             free = z.clone().requires_grad_(True)
@@ -314,8 +320,8 @@ class FlowImputer(BaseFlowImputer):
         generator = make_generator(seed, self.device_)
         low, high = self._bounds()
         n_burn_in = self.n_mcmc_steps // 2
-        for begin in range(0, rows.size, INFERENCE_CHUNK_ROWS):
-            chunk = rows[begin:begin + INFERENCE_CHUNK_ROWS]
+        for block in self._row_chunks(rows.size):
+            chunk = rows[block]
             z = torch.as_tensor(start[chunk], dtype=DTYPE, device=self.device_)
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             step = torch.full((len(chunk), 1), 0.1, dtype=DTYPE, device=self.device_)
@@ -370,13 +376,22 @@ class FlowImputer(BaseFlowImputer):
         X, observed = self._validate_input(X, reset=False)
         rng = check_random_state(random_state)
         seeds = [int(rng.randint(2**31)) for _ in range(n_imputations)]
-        modelled = observed[:, self.modelled_features_]
-        Z = self._to_latent(self._scaled(X[:, self.modelled_features_], modelled), modelled)
-        mode = self._conditional_mode(self._initial_fill(Z), modelled)   # shared start
-        return np.stack([
-            self._complete(X, observed,
-                           lambda _, obs, seed=seed: self._from_latent(self._mala(mode, obs, seed)))
-            for seed in seeds])
+        draws = None
+        for rows in self._row_chunks(X.shape[0]):
+            X_rows, observed_rows = X[rows], observed[rows]
+            modelled = observed_rows[:, self.modelled_features_]
+            Z = self._to_latent(self._scaled(X_rows[:, self.modelled_features_], modelled),
+                                modelled)
+            mode = self._conditional_mode(self._initial_fill(Z), modelled)  # shared start
+            for index, seed in enumerate(seeds):
+                completed = self._complete_rows(
+                    X_rows, observed_rows,
+                    lambda _, obs, seed=seed, mode=mode: self._from_latent(
+                        self._mala(mode, obs, seed)))
+                if draws is None:
+                    draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
+                draws[index, rows] = completed
+        return draws
 
 
 def _langevin_log_density(to: Tensor, start: Tensor, gradient: Tensor, step: Tensor,

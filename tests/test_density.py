@@ -109,6 +109,16 @@ def test_rows_are_scored_independently_of_their_batch(make, gaussian_data):
     np.testing.assert_allclose(full, parts, rtol=1e-12, atol=0)
 
 
+def test_inference_batch_size_changes_memory_not_results(make, gaussian_data):
+    flow = make().fit(gaussian_data)
+    chunked = pickle.loads(pickle.dumps(flow)).set_params(inference_batch_size=11)
+    np.testing.assert_allclose(chunked.score_samples(gaussian_data),
+                               flow.score_samples(gaussian_data), rtol=1e-12, atol=0)
+    samples = chunked.sample(50, random_state=0)
+    assert samples.shape == (50, 3) and np.isfinite(samples).all()
+    np.testing.assert_array_equal(samples, chunked.sample(50, random_state=0))
+
+
 def _pickle_round_trip(model, tmp_path):
     return pickle.loads(pickle.dumps(model))
 
@@ -265,3 +275,49 @@ def test_model_marked_as_fitted_on_cuda_loads_on_cpu(make, gaussian_data):
         restored = pickle.loads(payload)
     assert restored.device_ == torch.device("cpu")
     np.testing.assert_array_equal(restored.score_samples(gaussian_data), expected)
+
+
+def _chunks(X, n_chunks=3):
+    return np.array_split(X, n_chunks)
+
+
+def test_partial_fit_streams_chunks_reproducibly(make, gaussian_data):
+    train, test = gaussian_data[:480], gaussian_data[480:]
+    scores = []
+    for _ in range(2):
+        flow = make()
+        for epoch in range(6):
+            for chunk in _chunks(train):
+                flow.partial_fit(chunk)
+            if epoch == 0:
+                first_pass = flow.score(test)
+        scores.append(flow.score(test))
+        assert flow.n_iter_ == 18 and len(flow.history_["train_loss"]) == 18
+    assert scores[0] == scores[1]
+    assert scores[0] > first_pass + 0.05 and np.isfinite(scores[0])
+
+
+def test_partial_fit_survives_pickling_mid_stream(gaussian_data):
+    chunks = _chunks(gaussian_data)
+    straight = CouplingFlowDensity(**FAST)
+    resumed = CouplingFlowDensity(**FAST)
+    for chunk in chunks:
+        straight.partial_fit(chunk)
+        resumed.partial_fit(chunk)
+    resumed = pickle.loads(pickle.dumps(resumed))   # optimizer state travels with it
+    for chunk in chunks:
+        straight.partial_fit(chunk)
+        resumed.partial_fit(chunk)
+    np.testing.assert_array_equal(straight.score_samples(gaussian_data),
+                                  resumed.score_samples(gaussian_data))
+
+
+def test_partial_fit_continues_a_fit_and_checks_the_width(make, gaussian_data):
+    flow = make().fit(gaussian_data)
+    before, epochs = flow.score(gaussian_data), flow.n_iter_
+    flow.partial_fit(gaussian_data[:200])
+    assert flow.n_iter_ == epochs + 1 and flow.score(gaussian_data) != before
+    with pytest.raises(ValueError, match="3 features"):
+        flow.partial_fit(gaussian_data[:, :2])
+    with pytest.raises(ValueError, match="NaN"):
+        make().partial_fit(np.where(gaussian_data == gaussian_data[0, 0], np.nan, gaussian_data))

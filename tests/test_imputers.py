@@ -152,3 +152,19 @@ def test_multiple_imputation_draws_vary_only_the_gaps(correlated, fitted):
     np.testing.assert_array_equal(
         draws, fitted.sample_imputations(X, n_imputations=4, random_state=0))
 
+
+
+def test_inference_batch_size_changes_memory_not_results(correlated, fitted):
+    """Transform, scoring and draws work through the rows in chunks of
+    ``inference_batch_size``; the chunk size must not change the numbers."""
+    X = with_gaps(correlated, 0.3, 13)
+    chunked = pickle.loads(pickle.dumps(fitted)).set_params(inference_batch_size=7)
+    np.testing.assert_allclose(chunked.transform(X), fitted.transform(X), rtol=0, atol=1e-12)
+    if hasattr(fitted, "score_samples"):
+        np.testing.assert_allclose(chunked.score_samples(X), fitted.score_samples(X),
+                                   rtol=1e-12, atol=0)
+    draws = chunked.sample_imputations(X[:40], n_imputations=2, random_state=3)
+    assert draws.shape == (2, 40, X.shape[1]) and not np.isnan(draws).any()
+    observed = ~np.isnan(X[:40])
+    np.testing.assert_array_equal(draws[:, observed], np.broadcast_to(X[:40][observed],
+                                                                     (2, observed.sum())))
