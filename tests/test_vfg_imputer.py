@@ -95,3 +95,21 @@ def test_model_variants_run(correlated, aggregation, distribution, decode_from):
     out = VFGImputer(aggregation=aggregation, latent_distribution=distribution,
                      decode_from=decode_from, tree=[[0, 1], 2], **FAST).fit_transform(X)
     assert not np.isnan(out).any()
+
+
+def test_n_init_keeps_the_initialization_that_imputes_best(correlated):
+    X = with_gaps(correlated, 0.2, 0)
+    several = VFGImputer(**{**FAST, "n_init": 3}).fit(X)
+    assert several.init_errors_.shape == (3,) and np.isfinite(several.init_errors_).all()
+    assert len(set(np.round(several.init_errors_, 12))) == 3   # different initializations
+    kept = int(np.argmin(several.init_errors_))
+    # The kept model is the attempt-th fit: refitting that attempt alone (same
+    # seed offset) gives the same parameters.
+    one = VFGImputer(**{**FAST, "n_init": 1}).fit(X)
+    if kept == 0:
+        np.testing.assert_array_equal(several.transform(X), one.transform(X))
+    else:
+        assert not np.array_equal(several.transform(X), one.transform(X))
+    assert np.isnan(one.init_errors_).all()
+    np.testing.assert_array_equal(
+        several.transform(X), VFGImputer(**{**FAST, "n_init": 3}).fit(X).transform(X))
