@@ -1,0 +1,300 @@
+"""Speed and scale: imputation throughput, growth with the number of rows, and
+training seconds per epoch against zuko.
+
+Run with ``python -m flowimpute.bench.scale`` (add ``--parts`` to pick parts).
+
+- ``throughput``: every imputer is fitted once on 10,000 rows of a 20-column
+  table (four latent factors mixed through non-linear maps, plus noise), 20%
+  of entries missing completely at random; then ``transform`` imputes 10k,
+  100k and 1M new rows with 20% missing. Reported: seconds, rows per second,
+  and the peak growth of resident memory during the call.
+- ``growth``: fit time on 10k, 100k and 1M rows (flows with a fixed budget of
+  ``--growth-epochs`` epochs, so their cost per row is the quantity measured),
+  beside the transform times of the throughput part; ``scale.png`` plots both
+  on log-log axes.
+- ``epoch``: seconds per training epoch of CouplingFlowDensity, NAFDensity
+  (DSF and affine) and zuko's RealNVP, NAF and MAF with matching shapes
+  (parameter counts printed beside them), same batch size and rows; needs
+  ``pip install zuko`` (the ``bench`` extra). flowimpute computes in float64,
+  zuko in float32, each library's default.
+
+A run that is projected (linearly from the previous size) to exceed
+``--budget`` seconds is skipped and reported as such, so one slow baseline
+cannot hold the benchmark for hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, DensityMixin
+
+from ..amputation import mcar_mask
+from ..density import CouplingFlowDensity, NAFDensity
+from ..flow_imputer import FlowImputer
+from ..impute import VFGImputer
+from .baselines import baseline_imputers
+from .memory import peak_memory
+from .report import to_markdown
+
+N_COLUMNS = 20
+SIZES = (10_000, 100_000, 1_000_000)
+FIT_ROWS = 10_000
+
+
+def make_table(n_rows: int, seed: int, n_columns: int = N_COLUMNS) -> np.ndarray:
+    """``n_rows`` rows of ``n_columns`` correlated, non-linear columns: four
+    standard-normal factors, each column a fixed random mix of them passed
+    through ``tanh``, ``sin`` or a square, plus 10% noise. The mixing is drawn
+    from seed 0 so every call shares one distribution; ``seed`` draws rows."""
+    mixing = np.random.RandomState(0).normal(size=(4, n_columns))
+    kinds = np.arange(n_columns) % 4
+    rng = np.random.RandomState(seed)
+    X = np.empty((n_rows, n_columns))
+    for start in range(0, n_rows, 100_000):   # bounded temporaries at 1M rows
+        rows = slice(start, min(start + 100_000, n_rows))
+        mixed = rng.normal(size=(rows.stop - rows.start, 4)) @ mixing
+        X[rows] = np.select([kinds == 0, kinds == 1, kinds == 2],
+                            [mixed, np.tanh(mixed), np.sin(mixed)], mixed ** 2 / 4)
+        X[rows] += 0.1 * rng.normal(size=X[rows].shape)
+    return X
+
+
+def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], object]]:
+    """flowimpute's imputers beside IterativeImputer, KNN and MissForest."""
+    cap = {} if epochs is None else {"max_epochs": epochs}
+    baselines = baseline_imputers(seed)
+    return {
+        "VFGImputer": lambda: VFGImputer(random_state=seed, **cap),
+        "FlowImputer(Coupling)": lambda: FlowImputer(
+            CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), random_state=seed),
+        "FlowImputer(NAF)": lambda: FlowImputer(
+            NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), random_state=seed),
+        "IterativeImputer": baselines["IterativeImputer"],
+        "KNN(k=5)": baselines["KNN(k=5)"],
+        "MissForest(ExtraTrees)": baselines["MissForest(ExtraTrees)"],
+    }
+
+
+def _incomplete(n_rows: int, seed: int) -> np.ndarray:
+    X = make_table(n_rows, seed)
+    X[mcar_mask(X, 0.2, np.random.RandomState(seed + 1))] = np.nan
+    return X
+
+
+def _fit(factory: Callable[[], object], X: np.ndarray) -> object:
+    return factory().fit(X)
+
+
+def _projected(history: list[tuple[int, float]], n_rows: int) -> float:
+    """Seconds at ``n_rows``, linearly from the largest size measured so far."""
+    if not history:
+        return 0.0
+    rows, seconds = history[-1]
+    return seconds * n_rows / rows
+
+
+def run_throughput(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
+                   budget: float, progress: Callable[[str], None] = print) -> pd.DataFrame:
+    """Fit each imputer on ``FIT_ROWS`` rows, transform every size."""
+    X_fit = _incomplete(FIT_ROWS, 0)
+    records = []
+    for name, factory in methods.items():
+        start = time.perf_counter()
+        imputer = factory().fit(X_fit)
+        fit_seconds = time.perf_counter() - start
+        history: list[tuple[int, float]] = []
+        for n_rows in sizes:
+            record = {"method": name, "n_rows": n_rows, "fit_seconds_10k": fit_seconds}
+            projected = _projected(history, n_rows)
+            if projected > budget:
+                record["skipped"] = f"projected {projected:.0f} s"
+            else:
+                X = _incomplete(n_rows, 1)
+                start = time.perf_counter()
+                imputed, record["peak_memory_mib"] = peak_memory(partial(imputer.transform, X))
+                seconds = time.perf_counter() - start
+                if np.isnan(imputed).any():
+                    raise RuntimeError(f"{name} left NaN in its output")
+                record.update(transform_seconds=seconds, rows_per_second=n_rows / seconds)
+                history.append((n_rows, seconds))
+                del X, imputed
+            progress(f"throughput {name} {n_rows}: {record}")
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def run_growth(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
+               budget: float, progress: Callable[[str], None] = print) -> pd.DataFrame:
+    """Fit time of each imputer on every size."""
+    records = []
+    for name, factory in methods.items():
+        history: list[tuple[int, float]] = []
+        for n_rows in sizes:
+            record = {"method": name, "n_rows": n_rows}
+            projected = _projected(history, n_rows)
+            if projected > budget:
+                record["skipped"] = f"projected {projected:.0f} s"
+            else:
+                X = _incomplete(n_rows, 2)
+                start = time.perf_counter()
+                _, record["peak_memory_mib"] = peak_memory(partial(_fit, factory, X))
+                record["fit_seconds"] = time.perf_counter() - start
+                history.append((n_rows, record["fit_seconds"]))
+                del X
+            progress(f"growth {name} {n_rows}: {record}")
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+# ----------------------------------------------------------------- epochs
+class _ZukoTrainer(DensityMixin, BaseEstimator):
+    """A zuko flow trained by the same minibatch loop as flowimpute's."""
+
+    def __init__(self, build: Callable[[], torch.nn.Module], epochs: int,
+                 batch_size: int) -> None:
+        self.build = build
+        self.epochs = epochs
+        self.batch_size = batch_size
+
+    def fit(self, X):
+        torch.manual_seed(0)
+        self.flow_ = self.build()
+        data = torch.as_tensor(X, dtype=torch.float32)
+        optimizer = torch.optim.Adam(self.flow_.parameters(), lr=1e-3)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(data), generator=generator)
+            for start in range(0, len(data), self.batch_size):
+                batch = data[order[start:start + self.batch_size]]
+                loss = -self.flow_().log_prob(batch).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.flow_.parameters(), 10.0)
+                optimizer.step()
+        return self
+
+
+def _n_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def epoch_pairs(n_features: int, epochs: int, batch_size: int) -> list[tuple[str, object, str]]:
+    """(name, estimator, comparable-to) for the per-epoch timing."""
+    import zuko
+
+    shared = dict(max_epochs=epochs, batch_size=batch_size, validation_fraction=0.0,
+                  n_iter_no_change=None, learning_rate=1e-3, clip_grad_norm=10.0,
+                  device="cpu", random_state=0)
+    hidden = (64, 64)
+    return [
+        ("CouplingFlowDensity (6 layers)",
+         CouplingFlowDensity(n_layers=6, hidden_dims=hidden, **shared), "RealNVP"),
+        ("zuko RealNVP (6 transforms)", _ZukoTrainer(
+            lambda: zuko.flows.RealNVP(n_features, transforms=6, hidden_features=hidden),
+            epochs, batch_size), "RealNVP"),
+        ("NAFDensity dsf (3 flows, 16 units)",
+         NAFDensity(n_flows=3, hidden_dims=hidden, n_transformer_units=16, **shared), "NAF"),
+        ("zuko NAF (3 transforms, signal 16)", _ZukoTrainer(
+            lambda: zuko.flows.NAF(n_features, transforms=3, signal=16, hidden_features=hidden),
+            epochs, batch_size), "NAF"),
+        ("NAFDensity affine (3 flows)",
+         NAFDensity(n_flows=3, hidden_dims=hidden, transformer="affine", **shared), "MAF"),
+        ("zuko MAF (3 transforms)", _ZukoTrainer(
+            lambda: zuko.flows.MAF(n_features, transforms=3, hidden_features=hidden),
+            epochs, batch_size), "MAF"),
+    ]
+
+
+def run_epoch_speed(n_rows: int, epochs: int, batch_size: int,
+                    progress: Callable[[str], None] = print) -> pd.DataFrame:
+    X = make_table(n_rows, 3)
+    X = (X - X.mean(0)) / X.std(0)
+    records = []
+    for name, estimator, family in epoch_pairs(X.shape[1], epochs, batch_size):
+        start = time.perf_counter()
+        estimator.fit(X)
+        seconds = time.perf_counter() - start
+        module = getattr(estimator, "module_", None) or estimator.flow_
+        record = {"family": family, "method": name, "parameters": _n_parameters(module),
+                  "seconds_per_epoch": seconds / epochs}
+        progress(f"epoch {record}")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+# ----------------------------------------------------------------- report
+def _plot(throughput: pd.DataFrame, growth: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, frame, column, title in [
+        (axes[0], growth, "fit_seconds", "fit (flows: fixed epochs)"),
+        (axes[1], throughput, "transform_seconds", "transform (fitted on 10k rows)"),
+    ]:
+        if column not in frame:
+            continue
+        for method, rows in frame.dropna(subset=[column]).groupby("method", sort=False):
+            ax.plot(rows["n_rows"], rows[column], marker="o", label=method)
+        ax.set(xscale="log", yscale="log", xlabel="rows", ylabel="seconds", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["throughput", "growth", "epoch"],
+                        choices=["throughput", "growth", "epoch"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--methods", nargs="+", help="subset of the imputers")
+    parser.add_argument("--budget", type=float, default=300.0,
+                        help="skip a run projected to take longer (seconds)")
+    parser.add_argument("--epochs", type=int, default=30,
+                        help="training epochs of the flows fitted for the throughput part")
+    parser.add_argument("--growth-epochs", type=int, default=2)
+    parser.add_argument("--epoch-rows", type=int, default=10_000)
+    parser.add_argument("--output", type=Path, default=Path("flowimpute-report"))
+    args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    throughput = growth = pd.DataFrame()
+
+    def chosen(epochs):
+        return {name: factory for name, factory in imputers(0, epochs).items()
+                if not args.methods or name in args.methods}
+
+    if "throughput" in args.parts:
+        throughput = run_throughput(args.sizes, chosen(args.epochs), args.budget)
+        throughput.to_csv(args.output / "scale-throughput.csv", index=False)
+        table = throughput.pivot(index="method", columns="n_rows", values="rows_per_second")
+        print("\nTransform throughput (rows per second; fitted on 10k rows):\n")
+        print(to_markdown(table.round(0)))
+    if "growth" in args.parts:
+        growth = run_growth(args.sizes, chosen(args.growth_epochs), args.budget)
+        growth.to_csv(args.output / "scale-growth.csv", index=False)
+        print("\nFit seconds by rows:\n")
+        print(to_markdown(growth.pivot(index="method", columns="n_rows",
+                                       values="fit_seconds").round(2)))
+    if not throughput.empty or not growth.empty:
+        _plot(throughput, growth, args.output / "scale.png")
+    if "epoch" in args.parts:
+        epochs = run_epoch_speed(args.epoch_rows, 3, 256)
+        epochs.to_csv(args.output / "scale-epoch.csv", index=False)
+        print("\nSeconds per training epoch:\n")
+        print(to_markdown(epochs.round(4)))
+
+
+if __name__ == "__main__":
+    main()
