@@ -114,6 +114,8 @@ def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], li
     runs.to_csv(args.output / "density.csv", index=False)
     table = mean_std(runs, ["dataset", "method"], "test_loglik").unstack("method")
     table = table[[m for m in methods if m in table.columns]]
+    bits = mean_std(runs, ["dataset", "method"], "test_bpd").unstack("method")
+    bits = bits[[m for m in methods if m in bits.columns]]
     seconds = mean_std(runs, ["dataset", "method"], "fit_seconds", digits=1).unstack("method")
     seconds = seconds[[m for m in methods if m in seconds.columns]]
     lines = [
@@ -125,6 +127,10 @@ def _density_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], li
         f"{list(seeds)}; {elapsed:.0f} s.",
         "",
         to_markdown(table),
+        "",
+        "Held-out bits per dimension (lower is better):",
+        "",
+        to_markdown(bits),
         "",
         "Fit seconds (mean ± std):",
         "",

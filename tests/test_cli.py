@@ -27,6 +27,7 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
     assert (runs["peak_memory_mib"] >= 0).all()
     report = (tmp_path / "report.md").read_text()
     for heading in ("## The VFG paper's synthetic protocol", "## Density estimation",
+                    "Held-out bits per dimension",
                     "## Imputation", "Downstream: R^2"):
         assert heading in report
     assert "| wine |" in report and "| diabetes | MCAR |" in report

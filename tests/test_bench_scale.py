@@ -1,0 +1,44 @@
+"""The scale benchmark's machinery on tiny sizes (its real run is
+``python -m flowimpute.bench.scale``)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+
+from flowimpute.bench import scale
+
+
+def test_table_is_reproducible_and_correlated():
+    X = scale.make_table(2000, seed=1)
+    assert X.shape == (2000, scale.N_COLUMNS) and np.isfinite(X).all()
+    np.testing.assert_array_equal(X, scale.make_table(2000, seed=1))
+    assert not np.array_equal(X[:10], scale.make_table(2000, seed=2)[:10])
+    correlation = np.abs(np.corrcoef(X.T)[np.triu_indices(scale.N_COLUMNS, 1)])
+    assert correlation.max() > 0.5
+
+
+def test_throughput_skips_runs_projected_past_the_budget(monkeypatch):
+    monkeypatch.setattr(scale, "FIT_ROWS", 300)
+    frame = scale.run_throughput([200, 400], {"mean": SimpleImputer}, budget=1e-9,
+                                 progress=lambda message: None)
+    assert list(frame["n_rows"]) == [200, 400]
+    assert frame["rows_per_second"].iloc[0] > 0
+    assert frame["skipped"].iloc[1].startswith("projected")
+
+
+def test_growth_and_plot(tmp_path):
+    growth = scale.run_growth([200, 400], {"mean": SimpleImputer}, budget=100.0,
+                              progress=lambda message: None)
+    assert (growth["fit_seconds"] > 0).all()
+    throughput = pd.DataFrame({"method": ["mean"] * 2, "n_rows": [200, 400],
+                               "transform_seconds": [0.1, 0.2]})
+    scale._plot(throughput, growth, tmp_path / "scale.png")
+    assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_epoch_pairs_have_matching_shapes():
+    pytest.importorskip("zuko")
+    frame = scale.run_epoch_speed(300, epochs=1, batch_size=128, progress=lambda m: None)
+    assert set(frame["family"]) == {"RealNVP", "NAF", "MAF"} and len(frame) == 6
+    assert (frame["seconds_per_epoch"] > 0).all()
