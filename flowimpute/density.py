@@ -53,24 +53,33 @@ class FlowDensityMixin(DensityMixin):
         self : object
             The fitted estimator.
         """
+        X_std, seed = self._start_fit(X)
+        train_rows, validation_rows = self._split_validation(X_std.shape[0], seed)
+        X_train = self._to_tensor(X_std[train_rows])
+        X_validation = None if validation_rows is None else self._to_tensor(X_std[validation_rows])
+        with seeded_torch(seed, self.device_):
+            flow = self.module_ = self._new_flow(X_std[train_rows], seed)
+            self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
+                             X_train, X_validation, seed)
+        return self
+
+    def _start_fit(self, X) -> tuple[np.ndarray, int]:
+        """Validate the first training rows, learn the scaling, resolve the
+        device and draw the seed; return the standardized rows and the seed."""
         self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self._fit_scaler(X)
         self.device_ = resolve_device(self.device)
-        seed = draw_seed(self.random_state)
-        X_std = self._standardize(X)
-        train_rows, validation_rows = self._split_validation(X.shape[0], seed)
-        X_train = self._to_tensor(X_std[train_rows])
-        X_validation = None if validation_rows is None else self._to_tensor(X_std[validation_rows])
-        with seeded_torch(seed, self.device_):
-            flow = self._build_flow(X_std[train_rows], seed).to(device=self.device_, dtype=DTYPE)
-            flow.transform.initialize(X_train[:_INIT_ROWS])
-            self.module_ = flow
-            self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
-                             X_train, X_validation, seed)
         self.optimizer_ = None
-        self._partial_fit_seed = seed
-        return self
+        self._partial_fit_seed = seed = draw_seed(self.random_state)
+        return self._standardize(X), seed
+
+    def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
+        """The flow built from standardized rows (a mask search uses them),
+        its data-dependent layers initialized on them."""
+        flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=DTYPE)
+        flow.transform.initialize(self._to_tensor(X_std[:_INIT_ROWS]))
+        return flow
 
     def partial_fit(self, X, y=None):
         """One epoch of minibatch Adam over ``X``, continuing the current fit.
@@ -98,33 +107,24 @@ class FlowDensityMixin(DensityMixin):
         -------
         self : object
         """
-        first_call = getattr(self, "module_", None) is None
-        if first_call:
-            self._validate_params()
-            X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
-            self._fit_scaler(X)
-            self.device_ = resolve_device(self.device)
-            seed = draw_seed(self.random_state)
-            X_std = self._standardize(X)
+        if getattr(self, "module_", None) is None:
+            X_std, seed = self._start_fit(X)
             with seeded_torch(seed, self.device_):
-                flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=DTYPE)
-                flow.transform.initialize(self._to_tensor(X_std[:_INIT_ROWS]))
-            self.module_ = flow
+                self.module_ = self._new_flow(X_std, seed)
             self.history_ = {"train_loss": [], "validation_loss": []}
             self.n_iter_ = 0
-            self.optimizer_ = None
-            self._partial_fit_seed = seed
+            data = self._to_tensor(X_std)
         else:
             X = validate_data(self, X, dtype=np.float64, reset=False)
+            mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+            data = (self._to_tensor(X) - mean) / scale
         flow = self.module_
-        config = self._training_config(type(self).__name__, X.shape[0])
+        config = self._training_config(type(self).__name__, data.shape[0])
         if getattr(self, "optimizer_", None) is None:
             self.optimizer_ = make_optimizer(flow, config)
         seed = getattr(self, "_partial_fit_seed", None)
         if seed is None:
             seed = self._partial_fit_seed = draw_seed(self.random_state)
-        mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
-        data = (self._to_tensor(X) - mean) / scale
         loss = run_epoch(flow, lambda batch: -flow.log_prob(batch).mean(), data,
                          self.optimizer_, config.batch_size, config.clip_grad_norm,
                          torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1)

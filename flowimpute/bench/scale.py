@@ -89,16 +89,29 @@ def _incomplete(n_rows: int, seed: int) -> np.ndarray:
     return X
 
 
-def _fit(factory: Callable[[], object], X: np.ndarray) -> object:
-    return factory().fit(X)
-
-
-def _projected(history: list[tuple[int, float]], n_rows: int) -> float:
-    """Seconds at ``n_rows``, linearly from the largest size measured so far."""
-    if not history:
-        return 0.0
-    rows, seconds = history[-1]
-    return seconds * n_rows / rows
+def _over_sizes(sizes: Sequence[int], budget: float, data_seed: int,
+                call: Callable[[np.ndarray], object],
+                check: Callable[[object], None] = lambda result: None) -> list[dict]:
+    """Time ``call`` on an incomplete table of each size, with its peak
+    memory, and pass its result to ``check`` (then drop it); a size projected
+    (linearly from the last one measured) to take longer than ``budget``
+    seconds is skipped."""
+    records, last = [], None
+    for n_rows in sizes:
+        record: dict = {"n_rows": n_rows}
+        projected = 0.0 if last is None else last[1] * n_rows / last[0]
+        if projected > budget:
+            record["skipped"] = f"projected {projected:.0f} s"
+        else:
+            X = _incomplete(n_rows, data_seed)
+            start = time.perf_counter()
+            result, record["peak_memory_mib"] = peak_memory(partial(call, X))
+            record["seconds"] = time.perf_counter() - start
+            check(result)
+            del X, result
+            last = (n_rows, record["seconds"])
+        records.append(record)
+    return records
 
 
 def run_throughput(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
@@ -110,23 +123,18 @@ def run_throughput(sizes: Sequence[int], methods: dict[str, Callable[[], object]
         start = time.perf_counter()
         imputer = factory().fit(X_fit)
         fit_seconds = time.perf_counter() - start
-        history: list[tuple[int, float]] = []
-        for n_rows in sizes:
-            record = {"method": name, "n_rows": n_rows, "fit_seconds_10k": fit_seconds}
-            projected = _projected(history, n_rows)
-            if projected > budget:
-                record["skipped"] = f"projected {projected:.0f} s"
-            else:
-                X = _incomplete(n_rows, 1)
-                start = time.perf_counter()
-                imputed, record["peak_memory_mib"] = peak_memory(partial(imputer.transform, X))
-                seconds = time.perf_counter() - start
-                if np.isnan(imputed).any():
-                    raise RuntimeError(f"{name} left NaN in its output")
-                record.update(transform_seconds=seconds, rows_per_second=n_rows / seconds)
-                history.append((n_rows, seconds))
-                del X, imputed
-            progress(f"throughput {name} {n_rows}: {record}")
+
+        def no_nan(imputed, name=name):
+            if np.isnan(imputed).any():
+                raise RuntimeError(f"{name} left NaN in its output")
+
+        for record in _over_sizes(sizes, budget, 1, imputer.transform, no_nan):
+            if "seconds" in record:
+                seconds = record.pop("seconds")
+                record.update(transform_seconds=seconds,
+                              rows_per_second=record["n_rows"] / seconds)
+            record = {"method": name, "fit_seconds_10k": fit_seconds, **record}
+            progress(f"throughput {record}")
             records.append(record)
     return pd.DataFrame.from_records(records)
 
@@ -136,20 +144,11 @@ def run_growth(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
     """Fit time of each imputer on every size."""
     records = []
     for name, factory in methods.items():
-        history: list[tuple[int, float]] = []
-        for n_rows in sizes:
-            record = {"method": name, "n_rows": n_rows}
-            projected = _projected(history, n_rows)
-            if projected > budget:
-                record["skipped"] = f"projected {projected:.0f} s"
-            else:
-                X = _incomplete(n_rows, 2)
-                start = time.perf_counter()
-                _, record["peak_memory_mib"] = peak_memory(partial(_fit, factory, X))
-                record["fit_seconds"] = time.perf_counter() - start
-                history.append((n_rows, record["fit_seconds"]))
-                del X
-            progress(f"growth {name} {n_rows}: {record}")
+        for record in _over_sizes(sizes, budget, 2, lambda X, f=factory: f().fit(X)):
+            if "seconds" in record:
+                record["fit_seconds"] = record.pop("seconds")
+            record = {"method": name, **record}
+            progress(f"growth {record}")
             records.append(record)
     return pd.DataFrame.from_records(records)
 
