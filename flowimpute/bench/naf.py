@@ -46,30 +46,32 @@ class ZukoDensity(DensityMixin, BaseEstimator):
     """zuko's ``NAF`` or ``MAF`` trained with the same loop settings as ours
     (float32, zuko's default precision)."""
 
-    def __init__(self, kind: str = "NAF", max_epochs: int = 20, random_state: int = 0) -> None:
+    def __init__(self, kind: str = "NAF", max_epochs: int = 20, random_state: int = 0,
+                 batch_size: int = TRAINING["batch_size"]) -> None:
         self.kind = kind
         self.max_epochs = max_epochs
         self.random_state = random_state
+        self.batch_size = batch_size
 
-    def fit(self, X, y=None):
+    def _build(self, n_features: int) -> torch.nn.Module:
         import zuko
 
+        if self.kind == "NAF":
+            return zuko.flows.NAF(n_features, transforms=N_FLOWS, signal=UNITS,
+                                  hidden_features=HIDDEN)
+        return zuko.flows.MAF(n_features, transforms=N_FLOWS, hidden_features=HIDDEN)
+
+    def fit(self, X, y=None):
         with torch.random.fork_rng():
             torch.manual_seed(self.random_state)
-            n_features = X.shape[1]
-            if self.kind == "NAF":
-                self.flow_ = zuko.flows.NAF(n_features, transforms=N_FLOWS, signal=UNITS,
-                                            hidden_features=HIDDEN)
-            else:
-                self.flow_ = zuko.flows.MAF(n_features, transforms=N_FLOWS,
-                                            hidden_features=HIDDEN)
+            self.flow_ = self._build(X.shape[1])
             data = torch.as_tensor(X, dtype=torch.float32)
             optimizer = torch.optim.Adam(self.flow_.parameters(), lr=TRAINING["learning_rate"])
             generator = torch.Generator().manual_seed(self.random_state)
             for _ in range(self.max_epochs):
                 order = torch.randperm(len(data), generator=generator)
-                for start in range(0, len(data), TRAINING["batch_size"]):
-                    batch = data[order[start:start + TRAINING["batch_size"]]]
+                for start in range(0, len(data), self.batch_size):
+                    batch = data[order[start:start + self.batch_size]]
                     loss = -self.flow_().log_prob(batch).mean()
                     optimizer.zero_grad()
                     loss.backward()

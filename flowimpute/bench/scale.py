@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, DensityMixin
 
 from ..amputation import mcar_mask
 from ..density import CouplingFlowDensity, NAFDensity
@@ -42,6 +41,7 @@ from ..flow_imputer import FlowImputer
 from ..impute import VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
+from .naf import ZukoDensity
 from .report import to_markdown
 
 N_COLUMNS = 20
@@ -154,31 +154,17 @@ def run_growth(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
 
 
 # ----------------------------------------------------------------- epochs
-class _ZukoTrainer(DensityMixin, BaseEstimator):
-    """A zuko flow trained by the same minibatch loop as flowimpute's."""
+class _ZukoTrainer(ZukoDensity):
+    """A zuko flow built by ``build``, trained by :class:`ZukoDensity`'s loop
+    (the minibatch settings of flowimpute's estimators)."""
 
     def __init__(self, build: Callable[[], torch.nn.Module], epochs: int,
                  batch_size: int) -> None:
+        super().__init__(max_epochs=epochs, random_state=0, batch_size=batch_size)
         self.build = build
-        self.epochs = epochs
-        self.batch_size = batch_size
 
-    def fit(self, X):
-        torch.manual_seed(0)
-        self.flow_ = self.build()
-        data = torch.as_tensor(X, dtype=torch.float32)
-        optimizer = torch.optim.Adam(self.flow_.parameters(), lr=1e-3)
-        generator = torch.Generator().manual_seed(0)
-        for _ in range(self.epochs):
-            order = torch.randperm(len(data), generator=generator)
-            for start in range(0, len(data), self.batch_size):
-                batch = data[order[start:start + self.batch_size]]
-                loss = -self.flow_().log_prob(batch).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.flow_.parameters(), 10.0)
-                optimizer.step()
-        return self
+    def _build(self, n_features: int) -> torch.nn.Module:
+        return self.build()
 
 
 def _n_parameters(module: torch.nn.Module) -> int:
