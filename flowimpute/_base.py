@@ -17,12 +17,14 @@ from torch import Tensor, nn
 
 from ._training import TrainingConfig, TrainingResult, train
 
-#: All computations use float64. A matrix product may sum a row's terms in a
-#: different order depending on the batch it sits in; in float32 that moves
-#: results by ~1e-7 relative, at the edge of the row-independence tolerance
-#: of scikit-learn's checks, in float64 by ~1e-16. For the model sizes used on
-#: tabular data float64 costs little time on the CPU.
-DTYPE = torch.float64
+#: The precisions an estimator may compute in (its ``dtype`` parameter).
+#: float64 is the default: a matrix product may sum a row's terms in a
+#: different order depending on the batch it sits in, which moves float32
+#: results by ~1e-7 relative, at the edge of the row-independence tolerance of
+#: scikit-learn's checks (float64: ~1e-16). float32 is several times faster on
+#: the CPU (tanh and small batched matrix products: about 10x in
+#: ``python -m flowimpute.bench.scale``) and the native precision of GPUs.
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -85,6 +87,7 @@ class BaseFlowEstimator(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str],
+        "dtype": [StrOptions(set(DTYPES))],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -120,8 +123,13 @@ class BaseFlowEstimator(BaseEstimator):
         return -float(np.log(self.scale_).sum())
 
     # -------------------------------------------------------------- torch utils
+    def _resolve_compute(self) -> None:
+        """Set ``device_`` and ``dtype_`` (a torch dtype) from the parameters."""
+        self.device_ = resolve_device(self.device)
+        self.dtype_ = DTYPES[self.dtype]
+
     def _to_tensor(self, X: np.ndarray) -> Tensor:
-        return torch.as_tensor(np.ascontiguousarray(X), dtype=DTYPE, device=self.device_)
+        return torch.as_tensor(np.ascontiguousarray(X), dtype=self.dtype_, device=self.device_)
 
     def _row_chunks(self, n_rows: int) -> list[slice]:
         """Consecutive slices of at most ``inference_batch_size`` rows."""
@@ -132,7 +140,7 @@ class BaseFlowEstimator(BaseEstimator):
     def _map_chunks(self, function: Callable[[Tensor], Tensor], X: np.ndarray) -> np.ndarray:
         """Apply ``function`` to ``X`` in chunks of ``inference_batch_size``
         rows; return a float64 array."""
-        outputs = [function(self._to_tensor(X[rows])).cpu().numpy()
+        outputs = [function(self._to_tensor(X[rows])).to("cpu", torch.float64).numpy()
                    for rows in self._row_chunks(X.shape[0])]
         return np.concatenate(outputs, axis=0)
 

@@ -19,7 +19,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseFlowEstimator, draw_seed, resolve_device, seeded_torch
+from ._base import BaseFlowEstimator, draw_seed, seeded_torch
 
 
 def _is_nan_marker(value) -> bool:
@@ -95,7 +95,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
                 self._full_width(X)) if self.add_indicator else None
         )
-        self.device_ = resolve_device(self.device)
+        self._resolve_compute()
         seed = draw_seed(self.random_state)
         X_scaled = self._scaled(X, observed)
         with seeded_torch(seed, self.device_):

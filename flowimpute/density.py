@@ -12,12 +12,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
-    DTYPE,
     BaseFlowEstimator,
     check_hidden_dims,
     draw_seed,
     make_generator,
-    resolve_device,
     seeded_torch,
 )
 from ._training import make_optimizer, run_epoch
@@ -69,7 +67,7 @@ class FlowDensityMixin(DensityMixin):
         self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self._fit_scaler(X)
-        self.device_ = resolve_device(self.device)
+        self._resolve_compute()
         self.optimizer_ = None
         self._partial_fit_seed = seed = draw_seed(self.random_state)
         return self._standardize(X), seed
@@ -77,7 +75,7 @@ class FlowDensityMixin(DensityMixin):
     def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
         """The flow built from standardized rows (a mask search uses them),
         its data-dependent layers initialized on them."""
-        flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=DTYPE)
+        flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=self.dtype_)
         flow.transform.initialize(self._to_tensor(X_std[:_INIT_ROWS]))
         return flow
 
@@ -257,6 +255,11 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Clip the gradient's global norm to this value.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the torch computations. float64 keeps every row's
+        result independent of the batch it is computed in (to ~1e-16);
+        float32 is several times faster on the CPU and the usual choice on a
+        GPU, with results that move by ~1e-7 relative between batchings.
     inference_batch_size : int, default=16384
         Rows evaluated at once by ``score_samples`` and ``sample``: their
         working memory beyond the input and the output grows with it, not with
@@ -332,6 +335,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
+        dtype: str = "float64",
         inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
@@ -351,6 +355,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
         self.device = device
+        self.dtype = dtype
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
@@ -446,6 +451,11 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         Clip the gradient's global norm to this value.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the torch computations. float64 keeps every row's
+        result independent of the batch it is computed in (to ~1e-16);
+        float32 is several times faster on the CPU and the usual choice on a
+        GPU, with results that move by ~1e-7 relative between batchings.
     inference_batch_size : int, default=16384
         Rows evaluated at once by ``score_samples`` and ``sample``: their
         working memory beyond the input and the output grows with it, not with
@@ -516,6 +526,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
+        dtype: str = "float64",
         inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
@@ -537,6 +548,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
         self.device = device
+        self.dtype = dtype
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from ._base import DTYPE, draw_seed, make_generator
+from ._base import draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
 from ._training import train
 from .density import NAFDensity
@@ -107,6 +107,9 @@ class FlowImputer(BaseFlowImputer):
         Keep columns with no observed value at fit time (filled with 0).
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device of the density (overrides ``density.device``).
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the density and of the conditional inference (overrides
+        ``density.dtype``); float32 is several times faster on the CPU.
     inference_batch_size : int, default=16384
         Rows imputed at once by ``transform`` (and scored at once by
         ``score_samples``): working memory beyond the input and the output
@@ -174,6 +177,7 @@ class FlowImputer(BaseFlowImputer):
         add_indicator: bool = False,
         keep_empty_features: bool = False,
         device: str = "auto",
+        dtype: str = "float64",
         inference_batch_size: int = 16384,
         random_state=None,
         verbose: int = 0,
@@ -193,6 +197,7 @@ class FlowImputer(BaseFlowImputer):
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.device = device
+        self.dtype = dtype
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
@@ -248,9 +253,10 @@ class FlowImputer(BaseFlowImputer):
         density = NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100) \
             if self.density is None else clone(self.density)
         density.set_params(random_state=int(rng.randint(2**31)), device=self.device,
-                           verbose=self.verbose)
+                           dtype=self.dtype, verbose=self.verbose)
         self.density_ = density.fit(filled)
         self.device_ = self.density_.device_
+        self.dtype_ = self.density_.dtype_
         self.em_history_ = []
         gaps = np.isnan(Z)
         if not gaps.any():
@@ -281,13 +287,13 @@ class FlowImputer(BaseFlowImputer):
         """Per-row log-density of the flow input ``Z`` (the density's own
         standardization applied; its constant Jacobian does not matter)."""
         density = self.density_
-        mean = torch.as_tensor(density.mean_, dtype=DTYPE, device=Z.device)
-        scale = torch.as_tensor(density.scale_, dtype=DTYPE, device=Z.device)
+        mean = torch.as_tensor(density.mean_, dtype=self.dtype_, device=Z.device)
+        scale = torch.as_tensor(density.scale_, dtype=self.dtype_, device=Z.device)
         return density.module_.log_prob((Z - mean) / scale)
 
     def _bounds(self) -> tuple[Tensor, Tensor]:
-        return (torch.as_tensor(self._latent_low_, dtype=DTYPE, device=self.device_),
-                torch.as_tensor(self._latent_high_, dtype=DTYPE, device=self.device_))
+        return (torch.as_tensor(self._latent_low_, dtype=self.dtype_, device=self.device_),
+                torch.as_tensor(self._latent_high_, dtype=self.dtype_, device=self.device_))
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
@@ -302,7 +308,7 @@ class FlowImputer(BaseFlowImputer):
         low, high = self._bounds()
         for block in self._row_chunks(rows.size):
             chunk = rows[block]
-            z = torch.as_tensor(start[chunk], dtype=DTYPE, device=self.device_)
+            z = torch.as_tensor(start[chunk], dtype=self.dtype_, device=self.device_)
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             free = z.clone().requires_grad_(True)
             optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
@@ -335,12 +341,12 @@ class FlowImputer(BaseFlowImputer):
         n_burn_in = self.n_mcmc_steps // 2
         for block in self._row_chunks(rows.size):
             chunk = rows[block]
-            z = torch.as_tensor(start[chunk], dtype=DTYPE, device=self.device_)
+            z = torch.as_tensor(start[chunk], dtype=self.dtype_, device=self.device_)
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
-            step = torch.full((len(chunk), 1), 0.1, dtype=DTYPE, device=self.device_)
+            step = torch.full((len(chunk), 1), 0.1, dtype=self.dtype_, device=self.device_)
             log_p, gradient = self._log_prob_and_gradient(z, missing)
             for iteration in range(self.n_mcmc_steps):
-                noise = torch.randn(z.shape, generator=generator, dtype=DTYPE,
+                noise = torch.randn(z.shape, generator=generator, dtype=self.dtype_,
                                     device=self.device_)
                 proposal = z + (step * gradient + torch.sqrt(2 * step) * noise) * missing
                 inside = ((proposal >= low) & (proposal <= high)).all(1)
@@ -349,7 +355,7 @@ class FlowImputer(BaseFlowImputer):
                 log_accept = (log_p_new - log_p
                               + _langevin_log_density(z, proposal, gradient_new, step, missing)
                               - _langevin_log_density(proposal, z, gradient, step, missing))
-                uniform = torch.rand(len(chunk), generator=generator, dtype=DTYPE,
+                uniform = torch.rand(len(chunk), generator=generator, dtype=self.dtype_,
                                      device=self.device_)
                 accept = inside & (torch.log(uniform) < log_accept)
                 z = torch.where(accept.unsqueeze(1), proposal, z)
@@ -357,7 +363,7 @@ class FlowImputer(BaseFlowImputer):
                 gradient = torch.where(accept.unsqueeze(1), gradient_new, gradient)
                 if iteration < n_burn_in:   # Robbins-Monro towards 57% acceptance
                     rate = 1.0 / math.sqrt(iteration + 1)
-                    step = step * torch.exp(rate * (accept.to(DTYPE).unsqueeze(1) - 0.57))
+                    step = step * torch.exp(rate * (accept.to(self.dtype_).unsqueeze(1) - 0.57))
             out[chunk] = z.cpu().numpy()
         return out
 

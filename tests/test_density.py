@@ -109,6 +109,20 @@ def test_rows_are_scored_independently_of_their_batch(make, gaussian_data):
     np.testing.assert_allclose(full, parts, rtol=1e-12, atol=0)
 
 
+
+def test_float32_computes_in_float32_and_stays_accurate(make, gaussian_data):
+    flow = make(dtype="float32").fit(gaussian_data)
+    assert {p.dtype for p in flow.module_.parameters()} == {torch.float32}
+    in_float32 = flow.score_samples(gaussian_data)
+    assert in_float32.dtype == np.float64 and np.isfinite(in_float32).all()
+    samples = flow.sample(20, random_state=0)
+    assert samples.dtype == np.float64 and np.isfinite(samples).all()
+    # The same parameters evaluated in float64: float32 round-off only.
+    flow.module_.double()
+    flow.dtype_ = torch.float64
+    np.testing.assert_allclose(in_float32, flow.score_samples(gaussian_data),
+                               rtol=1e-4, atol=1e-4)
+
 def test_inference_batch_size_changes_memory_not_results(make, gaussian_data):
     flow = make().fit(gaussian_data)
     chunked = pickle.loads(pickle.dumps(flow)).set_params(inference_batch_size=11)

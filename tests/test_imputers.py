@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import with_gaps
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
@@ -77,6 +78,18 @@ def test_transform_is_row_independent(correlated, fitted):
     # float64 round-off (1e-16) is all that may differ.
     np.testing.assert_allclose(whole, parts, rtol=0, atol=1e-12)
 
+
+
+def test_float32_keeps_the_invariants(make, correlated):
+    X = with_gaps(correlated, 0.3, 5)
+    imputer = make(dtype="float32").fit(X)
+    module = imputer.module_ if hasattr(imputer, "module_") else imputer.density_.module_
+    assert {p.dtype for p in module.parameters()} == {torch.float32}
+    imputed = imputer.transform(X)
+    observed = ~np.isnan(X)
+    assert imputed.dtype == np.float64 and not np.isnan(imputed).any()
+    np.testing.assert_array_equal(imputed[observed], X[observed])
+    np.testing.assert_array_equal(imputed, make(dtype="float32").fit(X).transform(X))
 
 def test_set_output_pandas_keeps_index_and_columns(make, correlated):
     frame = pd.DataFrame(with_gaps(correlated, 0.2, 8), columns=list("abcdef"),
