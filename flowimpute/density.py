@@ -260,7 +260,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         result independent of the batch it is computed in (to ~1e-16);
         float32 is several times faster on the CPU and the usual choice on a
         GPU, with results that move by ~1e-7 relative between batchings.
-    inference_batch_size : int, default=16384
+    inference_batch_size : int, default=4096
         Rows evaluated at once by ``score_samples`` and ``sample``: their
         working memory beyond the input and the output grows with it, not with
         the number of rows.
@@ -336,7 +336,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
         dtype: str = "float64",
-        inference_batch_size: int = 16384,
+        inference_batch_size: int = 4096,
         random_state=None,
         verbose: int = 0,
     ) -> None:
@@ -456,7 +456,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         result independent of the batch it is computed in (to ~1e-16);
         float32 is several times faster on the CPU and the usual choice on a
         GPU, with results that move by ~1e-7 relative between batchings.
-    inference_batch_size : int, default=16384
+    inference_batch_size : int, default=4096
         Rows evaluated at once by ``score_samples`` and ``sample``: their
         working memory beyond the input and the output grows with it, not with
         the number of rows.
@@ -527,7 +527,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
         dtype: str = "float64",
-        inference_batch_size: int = 16384,
+        inference_batch_size: int = 4096,
         random_state=None,
         verbose: int = 0,
     ) -> None:

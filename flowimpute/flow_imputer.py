@@ -110,7 +110,7 @@ class FlowImputer(BaseFlowImputer):
     dtype : {"float64", "float32"}, default="float64"
         Precision of the density and of the conditional inference (overrides
         ``density.dtype``); float32 is several times faster on the CPU.
-    inference_batch_size : int, default=16384
+    inference_batch_size : int, default=4096
         Rows imputed at once by ``transform`` (and scored at once by
         ``score_samples``): working memory beyond the input and the output
         grows with it, not with the number of rows.
@@ -178,7 +178,7 @@ class FlowImputer(BaseFlowImputer):
         keep_empty_features: bool = False,
         device: str = "auto",
         dtype: str = "float64",
-        inference_batch_size: int = 16384,
+        inference_batch_size: int = 4096,
         random_state=None,
         verbose: int = 0,
     ) -> None:

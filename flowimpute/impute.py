@@ -113,7 +113,7 @@ class VFGImputer(BaseFlowImputer):
     verbose : int, default=0
         Training settings, as in :class:`~flowimpute.CouplingFlowDensity`
         (float32 transforms several times faster on the CPU, see there).
-    inference_batch_size : int, default=16384
+    inference_batch_size : int, default=4096
         Rows imputed at once by ``transform`` (and scored at once by
         ``score_samples``): working memory beyond the input and the output
         grows with it, not with the number of rows.
@@ -200,7 +200,7 @@ class VFGImputer(BaseFlowImputer):
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
         dtype: str = "float64",
-        inference_batch_size: int = 16384,
+        inference_batch_size: int = 4096,
         random_state=None,
         verbose: int = 0,
     ) -> None:

@@ -40,5 +40,15 @@ def test_growth_and_plot(tmp_path):
 def test_epoch_pairs_have_matching_shapes():
     pytest.importorskip("zuko")
     frame = scale.run_epoch_speed(300, epochs=1, batch_size=128, progress=lambda m: None)
-    assert set(frame["family"]) == {"RealNVP", "NAF", "MAF"} and len(frame) == 6
+    assert set(frame["family"]) == {"RealNVP", "NAF", "MAF"} and len(frame) == 9
     assert (frame["seconds_per_epoch"] > 0).all()
+    counts = frame.groupby("family")["parameters"]
+    assert (counts.max() / counts.min() < 1.03).all()   # equal-size pairs
+
+
+def test_speedups_divide_by_the_reference_at_each_size():
+    throughput = pd.DataFrame({"method": ["fast", "fast", "slow", "slow"],
+                               "n_rows": [10, 20, 10, 20],
+                               "rows_per_second": [100.0, 300.0, 10.0, np.nan]})
+    ratios = scale.speedups(throughput, "slow")
+    assert ratios.loc["fast", 10] == 10.0 and np.isnan(ratios.loc["fast", 20])

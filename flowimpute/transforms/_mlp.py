@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -12,6 +13,13 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,
     "elu": nn.ELU,
 }
+
+#: In-place versions of the activations whose gradient needs only their
+#: output, so they may overwrite a freshly computed pre-activation even under
+#: autograd. Overwriting saves allocating (and page-faulting) a second tensor
+#: of the hidden layer's size: in float64 on 13 x 16384 x 32 hidden units,
+#: ``tanh_`` took 4.8 ms where ``tanh`` took 16 ms.
+IN_PLACE_ACTIVATIONS = {"relu": torch.relu_, "tanh": torch.tanh_}
 
 
 def make_mlp(
