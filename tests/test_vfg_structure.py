@@ -48,6 +48,23 @@ def test_auto_sections_groups_correlated_columns():
     assert sorted(map(tuple, sections)) == [(0, 3), (1, 4), (2, 5)]
 
 
+
+@pytest.mark.parametrize("section_size", [1, 2, 3, 5])
+def test_auto_sections_cover_every_column_once_within_the_size(section_size):
+    X = np.random.RandomState(1).normal(size=(200, 7)) @ np.random.RandomState(2).normal(
+        size=(7, 7))
+    sections = auto_sections(X, section_size)
+    assert sorted(np.concatenate(sections).tolist()) == list(range(7))
+    assert max(len(s) for s in sections) <= section_size
+
+
+def test_auto_sections_keep_the_most_correlated_pair_together():
+    rng = np.random.RandomState(0)
+    a, b, c, d = rng.normal(size=(4, 400))
+    # Column order puts the strongly correlated pair (1, 3) apart.
+    X = np.column_stack([a, b, a + 0.5 * c, b + 0.05 * d, c])
+    assert any(set(s) == {1, 3} for s in auto_sections(X, 2))
+
 def test_resolve_sections_by_name_and_coverage_errors():
     names = ["a", "b", "c"]
     assert [s.tolist() for s in resolve_sections([["a", "c"], ["b"]], 3, names)] == [[0, 2], [1]]

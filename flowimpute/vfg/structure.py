@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
 #: Most children an automatic tree gives one aggregation node.
 MAX_AUTO_CHILDREN = 4
@@ -97,24 +95,39 @@ def auto_tree(n_sections: int, max_children: int = MAX_AUTO_CHILDREN) -> Tree:
 
 
 def auto_sections(X: np.ndarray, section_size: int) -> list[np.ndarray]:
-    """Group correlated columns into sections of about ``section_size`` columns.
+    """Group correlated columns into sections of at most ``section_size`` columns.
 
-    Columns are ordered by the leaves of an average-linkage clustering on the
-    distance ``1 - |correlation|`` (correlations over the rows where both
-    columns are observed), and cut into consecutive groups of nearly equal
-    size, so strongly correlated columns share a section.
+    Size-constrained average-linkage clustering on the absolute correlation
+    (over the rows where both columns are observed): starting from one
+    column per group, the two groups with the highest mean absolute
+    correlation between their columns are merged, as long as the merged
+    group has at most ``section_size`` columns. The most strongly correlated
+    columns therefore always share a section. (Cutting a dendrogram's leaf
+    order into consecutive groups, the previous rule, could separate them:
+    on California it paired AveRooms with MedInc and AveBedrms with AveOccup.)
     """
     n_features = X.shape[1]
-    n_sections = max(1, math.ceil(n_features / section_size))
-    if n_features <= 2 or n_sections == 1:
-        order = np.arange(n_features)
-    else:
-        correlation = np.nan_to_num(_pairwise_correlation(X), nan=0.0)
-        distance = np.clip(1.0 - np.abs(correlation), 0.0, None)
-        np.fill_diagonal(distance, 0.0)
-        order = leaves_list(linkage(squareform(distance, checks=False), method="average"))
-    bounds = np.linspace(0, n_features, n_sections + 1).round().astype(int)
-    return [np.sort(order[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    groups = [[column] for column in range(n_features)]
+    if section_size == 1 or n_features == 1:
+        return [np.array(group) for group in groups]
+    similarity = np.abs(np.nan_to_num(_pairwise_correlation(X), nan=0.0))
+    np.fill_diagonal(similarity, -np.inf)
+    sizes = np.ones(n_features)
+    while True:
+        allowed = sizes[:, None] + sizes[None, :] <= section_size
+        candidates = np.where(allowed, similarity, -np.inf)
+        if not np.isfinite(candidates).any():
+            break
+        a, b = np.unravel_index(np.argmax(candidates), candidates.shape)
+        a, b = min(a, b), max(a, b)
+        # Average linkage: the merged group's mean similarity to every other.
+        merged = (sizes[a] * similarity[a] + sizes[b] * similarity[b]) / (sizes[a] + sizes[b])
+        similarity[a], similarity[:, a] = merged, merged
+        similarity[a, a] = -np.inf
+        similarity[b], similarity[:, b] = -np.inf, -np.inf
+        sizes[a], sizes[b] = sizes[a] + sizes[b], np.inf
+        groups[a], groups[b] = groups[a] + groups[b], []
+    return [np.sort(group) for group in groups if group]
 
 
 def _pairwise_correlation(X: np.ndarray) -> np.ndarray:
