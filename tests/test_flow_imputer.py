@@ -34,6 +34,17 @@ def test_point_imputation_is_the_gaussian_conditional_mean(gaussian_imputer):
     assert np.sqrt(np.mean((imputed - mean) ** 2)) < 0.15 * sd
 
 
+
+def test_column_complete_at_fit_starts_from_a_regression(gaussian_imputer):
+    # Fitted without gaps, the initial imputer still learned to predict x0.
+    start_only = copy.deepcopy(gaussian_imputer).set_params(n_gradient_steps=0)
+    X = np.random.RandomState(4).multivariate_normal(np.zeros(3), COVARIANCE, size=300)
+    X_missing = X.copy()
+    X_missing[:, 0] = np.nan
+    mean, sd = _conditional_of_first(X[:, 1:])
+    error = np.sqrt(np.mean((start_only.transform(X_missing)[:, 0] - mean) ** 2))
+    assert error < 0.25 * sd   # the column mean as the start: about 1.6 sd
+
 def test_multiple_imputation_is_calibrated(gaussian_imputer):
     """Draws of x0 | x1, x2 have the closed-form conditional mean and variance."""
     X = np.random.RandomState(2).multivariate_normal(np.zeros(3), COVARIANCE, size=200)
