@@ -7,16 +7,17 @@ Run with ``python -m flowimpute.bench.scale`` (add ``--parts`` to pick parts).
   table (four latent factors mixed through non-linear maps, plus noise), 20%
   of entries missing completely at random; then ``transform`` imputes 10k,
   100k and 1M new rows with 20% missing. Reported: seconds, rows per second,
-  and the peak growth of resident memory during the call.
+  the peak growth of resident memory during the call, and the ratios of rows
+  per second to IterativeImputer's and KNN's.
 - ``growth``: fit time on 10k, 100k and 1M rows (flows with a fixed budget of
   ``--growth-epochs`` epochs, so their cost per row is the quantity measured),
   beside the transform times of the throughput part; ``scale.png`` plots both
   on log-log axes.
 - ``epoch``: seconds per training epoch of CouplingFlowDensity, NAFDensity
-  (DSF and affine) and zuko's RealNVP, NAF and MAF with matching shapes
-  (parameter counts printed beside them), same batch size and rows; needs
-  ``pip install zuko`` (the ``bench`` extra). flowimpute computes in float64,
-  zuko in float32, each library's default.
+  (DSF and affine), each in float64 (flowimpute's default) and float32
+  (zuko's), and zuko's RealNVP, NAF and MAF with the same number of
+  parameters (printed beside them), batch size and rows; needs
+  ``pip install zuko`` (the ``bench`` extra).
 
 A run that is projected (linearly from the previous size) to exceed
 ``--budget`` seconds is skipped and reported as such, so one slow baseline
