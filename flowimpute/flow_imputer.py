@@ -294,13 +294,11 @@ class FlowImputer(BaseFlowImputer):
         """Per-row log-density of the flow input ``Z`` (the density's own
         standardization applied; its constant Jacobian does not matter)."""
         density = self.density_
-        mean = torch.as_tensor(density.mean_, dtype=self.dtype_, device=Z.device)
-        scale = torch.as_tensor(density.scale_, dtype=self.dtype_, device=Z.device)
+        mean, scale = density._to_tensor(density.mean_), density._to_tensor(density.scale_)
         return density.module_.log_prob((Z - mean) / scale)
 
     def _bounds(self) -> tuple[Tensor, Tensor]:
-        return (torch.as_tensor(self._latent_low_, dtype=self.dtype_, device=self.device_),
-                torch.as_tensor(self._latent_high_, dtype=self.dtype_, device=self.device_))
+        return self._to_tensor(self._latent_low_), self._to_tensor(self._latent_high_)
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
@@ -315,7 +313,7 @@ class FlowImputer(BaseFlowImputer):
         low, high = self._bounds()
         for block in self._row_chunks(rows.size):
             chunk = rows[block]
-            z = torch.as_tensor(start[chunk], dtype=self.dtype_, device=self.device_)
+            z = self._to_tensor(start[chunk])
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             free = z.clone().requires_grad_(True)
             optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
@@ -348,7 +346,7 @@ class FlowImputer(BaseFlowImputer):
         n_burn_in = self.n_mcmc_steps // 2
         for block in self._row_chunks(rows.size):
             chunk = rows[block]
-            z = torch.as_tensor(start[chunk], dtype=self.dtype_, device=self.device_)
+            z = self._to_tensor(start[chunk])
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             step = torch.full((len(chunk), 1), 0.1, dtype=self.dtype_, device=self.device_)
             log_p, gradient = self._log_prob_and_gradient(z, missing)

@@ -270,8 +270,8 @@ class VFGImputer(BaseFlowImputer):
         high = np.append((self.data_max_ - self.mean_) / self.scale_, 0.0)
         self._gather_ = torch.as_tensor(gather, device=self.device_)
         self._real_ = torch.as_tensor(real, device=self.device_)
-        self._low_ = torch.as_tensor(low[gather], dtype=self.dtype_, device=self.device_)
-        self._high_ = torch.as_tensor(high[gather], dtype=self.dtype_, device=self.device_)
+        self._low_ = self._to_tensor(low[gather])
+        self._high_ = self._to_tensor(high[gather])
         self._flat_real_ = torch.as_tensor(np.flatnonzero(real.ravel()), device=self.device_)
         self._flat_columns_ = torch.as_tensor(gather.ravel()[real.ravel()], device=self.device_)
 
