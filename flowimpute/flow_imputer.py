@@ -22,6 +22,10 @@ from ._imputer_base import BaseFlowImputer
 from ._training import train
 from .density import NAFDensity
 
+#: Step counts of the conditional-mode search that ``n_gradient_steps="auto"``
+#: chooses from, per column (0 keeps the initial fill).
+GRADIENT_STEP_CANDIDATES = (0, 5, 10, 25, 50, 100)
+
 
 class FlowImputer(BaseFlowImputer):
     """Impute missing entries from a normalizing-flow density of the rows.
@@ -42,17 +46,22 @@ class FlowImputer(BaseFlowImputer):
     less spread on heavily missing columns than there is; multiple
     imputation below does not share that bias at transform time.
 
-    **Point imputation** (default): the conditional mode, found by
-    ``n_gradient_steps`` steps of Adam on ``log p(x_obs, x_mis)`` over
-    ``x_mis``, from the ``initial_strategy`` fill, with every step kept in
-    the training range. Adam scales each coordinate by its own gradient
-    history, so a row's result does not depend on the other rows of the
-    batch. Fewer steps stop between the initial fill and the mode, which
-    can be closer to the conditional mean on skewed tables: 10 steps beat
-    100 on five real tables at 1,000 rows (California 0.72 vs 0.80 RMSE with
-    a coupling flow), but lost on Gas Turbine and Letter at other masks and
-    clearly on the VFG paper's synthetic table (0.32 vs 0.25), so the
-    default stays at the mode.
+    **Point imputation** (default): a search from the ``initial_strategy``
+    fill towards the conditional mode, by Adam steps on
+    ``log p(x_obs, x_mis)`` over ``x_mis``, every step kept in the training
+    range. Adam scales each coordinate by its own gradient history, so a
+    row's result does not depend on the other rows of the batch. How far to
+    go is chosen per column at fit (``n_gradient_steps="auto"``): the mode
+    is the best point of a sharp, symmetric conditional, while on skewed or
+    heavy-tailed columns stopping early, between the regression start and
+    the mode, is closer to the conditional mean that the squared error
+    rewards. Training rows with 20% of their observed entries hidden are
+    imputed, and each column keeps the step count (0, 5, 10, 25, 50 or 100)
+    that recovered its hidden entries best. On 1,000-row samples of six
+    tables (MCAR 20%, mask seeds 4-7, NAF and coupling densities) this gave
+    a lower test RMSE than a fixed 100 steps in 35 of 48 cases and a higher
+    one in 11 (geometric mean ratio 0.975); a fixed 10 steps: 36 and 12, but
+    a ratio of 1.007, with large losses on the VFG paper's synthetic table.
 
     **Multiple imputation** (:meth:`sample_imputations`, or
     ``sample_posterior=True`` for one draw per ``transform``):
@@ -96,9 +105,9 @@ class FlowImputer(BaseFlowImputer):
         starting from the previous round's fill: on 1,000-row samples of four
         tables (MCAR 20%) 25 and 100 steps gave the same test RMSE to about
         0.01, at half the fit time.
-    n_gradient_steps : int, default=100
+    n_gradient_steps : int or "auto", default="auto"
         Adam steps of the conditional-mode search in ``transform`` (see
-        Point imputation above).
+        Point imputation above); "auto" chooses them per column at fit.
     gradient_step_size : float, default=0.05
         Adam step size of the conditional-mode search (standardized units).
     sample_posterior : bool, default=False
@@ -135,6 +144,11 @@ class FlowImputer(BaseFlowImputer):
     initial_imputer_ : IterativeImputer or None
     em_history_ : list of float
         RMS change of the training imputations in each EM round.
+    gradient_steps_ : ndarray of int of shape (n_modelled_features,) or None
+        With ``n_gradient_steps="auto"``, the steps of the conditional-mode
+        search chosen for each modelled column; None otherwise (an integer
+        ``n_gradient_steps`` is read at transform time, so it can be
+        changed after fit).
     mean_, scale_, data_min_, data_max_, empty_features_, modelled_features_,
     device_, n_features_in_, feature_names_in_
         As in :class:`~flowimpute.VFGImputer`.
@@ -161,7 +175,7 @@ class FlowImputer(BaseFlowImputer):
         "em_epochs": [Interval(Integral, 1, None, closed="left")],
         "em_tol": [Interval(Real, 0, None, closed="left")],
         "em_gradient_steps": [Interval(Integral, 0, None, closed="left")],
-        "n_gradient_steps": [Interval(Integral, 0, None, closed="left")],
+        "n_gradient_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "gradient_step_size": [Interval(Real, 0, None, closed="neither")],
         "sample_posterior": ["boolean"],
         "n_mcmc_steps": [Interval(Integral, 2, None, closed="left")],
@@ -176,7 +190,7 @@ class FlowImputer(BaseFlowImputer):
         em_epochs: int = 10,
         em_tol: float = 1e-3,
         em_gradient_steps: int = 25,
-        n_gradient_steps: int = 100,
+        n_gradient_steps: int | str = "auto",
         gradient_step_size: float = 0.05,
         sample_posterior: bool = False,
         n_mcmc_steps: int = 200,
@@ -266,9 +280,7 @@ class FlowImputer(BaseFlowImputer):
         self.dtype_ = self.density_.dtype_
         self.em_history_ = []
         gaps = np.isnan(Z)
-        if not gaps.any():
-            return
-        for _ in range(self.max_em_iter):
+        for _ in range(self.max_em_iter if gaps.any() else 0):
             refilled = self._conditional_mode(filled, ~gaps, self.em_gradient_steps)
             change = float(np.sqrt(np.mean((refilled[gaps] - filled[gaps]) ** 2)))
             self.em_history_.append(change)
@@ -276,6 +288,8 @@ class FlowImputer(BaseFlowImputer):
             self._continue_training(filled, int(rng.randint(2**31)))
             if change < self.em_tol:
                 break
+        self.gradient_steps_ = (self._select_gradient_steps(X_scaled, observed, rng)
+                                if self.n_gradient_steps == "auto" else None)
 
     def _continue_training(self, filled: np.ndarray, seed: int) -> None:
         """Warm start: ``em_epochs`` more epochs on the re-imputed table, with
@@ -300,35 +314,98 @@ class FlowImputer(BaseFlowImputer):
     def _bounds(self) -> tuple[Tensor, Tensor]:
         return self._to_tensor(self._latent_low_), self._to_tensor(self._latent_high_)
 
+    def _mode_search(self, z: Tensor, missing: Tensor, n_steps: int):
+        """Adam on ``-log p`` over the ``missing`` entries of ``z``, projected
+        onto the training range; yields ``(step, current)`` after every step."""
+        low, high = self._bounds()
+        free = z.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
+        for step in range(1, n_steps + 1):
+            loss = -self._log_prob(torch.where(missing, free, z)).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                free.copy_(torch.minimum(torch.maximum(free, low), high))
+                yield step, torch.where(missing, free, z)
+
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
-        """Maximize ``log p`` over the missing entries of each row with
-        ``n_steps`` (default ``n_gradient_steps``) steps of Adam, projected
-        onto the training range, chunk by chunk."""
-        n_steps = self.n_gradient_steps if n_steps is None else n_steps
+        """Search towards the conditional mode, chunk by chunk: ``n_steps``
+        Adam steps, or by default each column's ``gradient_steps_`` (a
+        column stops moving at its own step count while the search goes on
+        for the others)."""
+        steps = self._steps_per_column(start.shape[1]) if n_steps is None \
+            else np.full(start.shape[1], n_steps)
         out = start.copy()
         rows = np.flatnonzero((~observed).any(axis=1))
-        if n_steps == 0 or rows.size == 0:
+        if steps.max() == 0 or rows.size == 0:
             return out
-        low, high = self._bounds()
+        stops = {int(count): torch.as_tensor(steps == count, device=self.device_)
+                 for count in np.unique(steps) if count > 0}
         for block in self._row_chunks(rows.size):
             chunk = rows[block]
             z = self._to_tensor(start[chunk])
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
-            free = z.clone().requires_grad_(True)
-            optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
-            for _ in range(n_steps):
-                current = torch.where(missing, free, z)
-                loss = -self._log_prob(current).sum()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                with torch.no_grad():
-                    free.copy_(torch.minimum(torch.maximum(free, low), high))
+            result = z
+            for step, current in self._mode_search(z, missing, int(steps.max())):
+                if step in stops:
+                    result = torch.where(stops[step], current, result)
             # A row whose search left the finite numbers keeps its starting fill.
-            finite = torch.isfinite(free).all(dim=1, keepdim=True)
-            out[chunk] = torch.where(missing & finite, free, z).detach().cpu().numpy()
+            finite = torch.isfinite(result).all(dim=1, keepdim=True)
+            out[chunk] = torch.where(finite, result, z).cpu().numpy()
         return out
+
+    def _steps_per_column(self, n_columns: int) -> np.ndarray:
+        """The transform's step counts: ``n_gradient_steps`` as set now (it
+        may be changed after fit), or the per-column choice made at fit."""
+        if self.n_gradient_steps != "auto":
+            return np.full(n_columns, self.n_gradient_steps)
+        if self.gradient_steps_ is None:
+            raise ValueError('n_gradient_steps="auto" chooses the step counts during fit; '
+                             "this imputer was fitted with a fixed count: refit it.")
+        return self.gradient_steps_
+
+    def _select_gradient_steps(self, X_scaled: np.ndarray, observed: np.ndarray,
+                               rng: np.random.RandomState) -> np.ndarray:
+        """Per column, the step count of the mode search (among
+        :data:`GRADIENT_STEP_CANDIDATES`) that best recovers hidden training
+        entries.
+
+        Up to 2,000 training rows lose a random 20% of their observed entries
+        (each row keeps at least one); their gaps are imputed from the
+        initial fill and, per column, the candidate with the lowest squared
+        error on that column's hidden entries (standardized scale) is kept.
+        A column with no hidden entry gets the candidate best over all
+        columns. The rows were seen in training, so the errors are
+        in-sample.
+        """
+        n_rows, n_columns = X_scaled.shape
+        rows = rng.choice(n_rows, min(n_rows, 2000), replace=False)
+        seen = observed[rows]
+        hidden = seen & (rng.uniform(size=seen.shape) < 0.2)
+        hidden &= (seen & ~hidden).any(axis=1, keepdims=True)
+        if not hidden.any():
+            return np.full(n_columns, max(GRADIENT_STEP_CANDIDATES))
+        kept = seen & ~hidden
+        truth = X_scaled[rows]
+        start = self._initial_fill(self._to_latent(truth, kept))
+        z = self._to_tensor(start)
+        missing = torch.as_tensor(~kept, device=self.device_)
+        errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), n_columns))
+
+        def add_errors(index: int, latent: np.ndarray) -> None:
+            squared = np.where(hidden, (self._from_latent(latent) - truth) ** 2, 0.0)
+            errors[index] = squared.sum(axis=0)
+
+        add_errors(0, start)
+        stops = {count: index for index, count in enumerate(GRADIENT_STEP_CANDIDATES)}
+        for step, current in self._mode_search(z, missing, max(GRADIENT_STEP_CANDIDATES)):
+            if step in stops:
+                add_errors(stops[step], current.cpu().numpy())
+        overall = GRADIENT_STEP_CANDIDATES[int(np.argmin(errors.sum(axis=1)))]
+        chosen = np.array(GRADIENT_STEP_CANDIDATES)[np.argmin(errors, axis=0)]
+        return np.where(hidden.any(axis=0), chosen, overall)
 
     def _log_prob_and_gradient(self, z: Tensor, missing: Tensor) -> tuple[Tensor, Tensor]:
         """``log p`` per row and its gradient with respect to the missing entries."""

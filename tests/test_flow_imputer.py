@@ -7,6 +7,7 @@ import pytest
 from sklearn.impute import SimpleImputer
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
+from flowimpute.flow_imputer import GRADIENT_STEP_CANDIDATES
 
 COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
 
@@ -44,6 +45,30 @@ def test_column_complete_at_fit_starts_from_a_regression(gaussian_imputer):
     mean, sd = _conditional_of_first(X[:, 1:])
     error = np.sqrt(np.mean((start_only.transform(X_missing)[:, 0] - mean) ** 2))
     assert error < 0.25 * sd   # the column mean as the start: about 1.6 sd
+
+
+def test_auto_gradient_steps_are_chosen_per_column(gaussian_imputer):
+    steps = gaussian_imputer.gradient_steps_
+    assert steps.shape == (3,)
+    assert set(steps) <= set(GRADIENT_STEP_CANDIDATES)
+    fixed = FlowImputer(CouplingFlowDensity(n_layers=1, max_epochs=1), n_gradient_steps=7,
+                        max_em_iter=0, random_state=0).fit(np.random.RandomState(0).normal(
+                            size=(100, 3)))
+    assert fixed.gradient_steps_ is None
+    with pytest.raises(ValueError, match="refit"):
+        fixed.set_params(n_gradient_steps="auto").transform(np.array([[np.nan, 0.0, 0.0]]))
+
+
+def test_a_column_stops_at_its_own_step_count(gaussian_imputer):
+    X = np.random.RandomState(5).multivariate_normal(np.zeros(3), COVARIANCE, size=50)
+    X[:, :2] = np.nan
+    start_only = copy.deepcopy(gaussian_imputer).set_params(n_gradient_steps=0)
+    mixed = copy.deepcopy(gaussian_imputer)
+    mixed.gradient_steps_ = np.array([0, 100, 100])
+    start, out = start_only.transform(X), mixed.transform(X)
+    np.testing.assert_array_equal(out[:, 0], start[:, 0])
+    assert np.abs(out[:, 1] - start[:, 1]).max() > 1e-3
+
 
 def test_multiple_imputation_is_calibrated(gaussian_imputer):
     """Draws of x0 | x1, x2 have the closed-form conditional mean and variance."""
