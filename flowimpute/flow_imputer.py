@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ._base import draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
+from ._step_selection import best_count_per_column, hide_observed_entries
 from ._training import train
 from .density import NAFDensity
 
@@ -327,7 +328,8 @@ class FlowImputer(BaseFlowImputer):
             optimizer.step()
             with torch.no_grad():
                 free.copy_(torch.minimum(torch.maximum(free, low), high))
-                yield step, torch.where(missing, free, z)
+                current = torch.where(missing, free, z)
+            yield step, current
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
@@ -370,42 +372,27 @@ class FlowImputer(BaseFlowImputer):
                                rng: np.random.RandomState) -> np.ndarray:
         """Per column, the step count of the mode search (among
         :data:`GRADIENT_STEP_CANDIDATES`) that best recovers hidden training
-        entries.
-
-        Up to 2,000 training rows lose a random 20% of their observed entries
-        (each row keeps at least one); their gaps are imputed from the
-        initial fill and, per column, the candidate with the lowest squared
-        error on that column's hidden entries (standardized scale) is kept.
-        A column with no hidden entry gets the candidate best over all
-        columns. The rows were seen in training, so the errors are
-        in-sample.
-        """
-        n_rows, n_columns = X_scaled.shape
-        rows = rng.choice(n_rows, min(n_rows, 2000), replace=False)
-        seen = observed[rows]
-        hidden = seen & (rng.uniform(size=seen.shape) < 0.2)
-        hidden &= (seen & ~hidden).any(axis=1, keepdims=True)
-        if not hidden.any():
-            return np.full(n_columns, max(GRADIENT_STEP_CANDIDATES))
-        kept = seen & ~hidden
+        entries (:mod:`flowimpute._step_selection`; standardized scale). The
+        rows were seen in training, so the errors are in-sample."""
+        rows, hidden = hide_observed_entries(observed, rng)
+        kept = observed[rows] & ~hidden
         truth = X_scaled[rows]
         start = self._initial_fill(self._to_latent(truth, kept))
-        z = self._to_tensor(start)
-        missing = torch.as_tensor(~kept, device=self.device_)
-        errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), n_columns))
+        errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), truth.shape[1]))
 
         def add_errors(index: int, latent: np.ndarray) -> None:
-            squared = np.where(hidden, (self._from_latent(latent) - truth) ** 2, 0.0)
-            errors[index] = squared.sum(axis=0)
+            errors[index] = np.where(hidden, (self._from_latent(latent) - truth) ** 2,
+                                     0.0).sum(axis=0)
 
         add_errors(0, start)
         stops = {count: index for index, count in enumerate(GRADIENT_STEP_CANDIDATES)}
-        for step, current in self._mode_search(z, missing, max(GRADIENT_STEP_CANDIDATES)):
+        search = self._mode_search(self._to_tensor(start),
+                                   torch.as_tensor(~kept, device=self.device_),
+                                   max(GRADIENT_STEP_CANDIDATES))
+        for step, current in search:
             if step in stops:
                 add_errors(stops[step], current.cpu().numpy())
-        overall = GRADIENT_STEP_CANDIDATES[int(np.argmin(errors.sum(axis=1)))]
-        chosen = np.array(GRADIENT_STEP_CANDIDATES)[np.argmin(errors, axis=0)]
-        return np.where(hidden.any(axis=0), chosen, overall)
+        return best_count_per_column(errors, hidden, GRADIENT_STEP_CANDIDATES)
 
     def _log_prob_and_gradient(self, z: Tensor, missing: Tensor) -> tuple[Tensor, Tensor]:
         """``log p`` per row and its gradient with respect to the missing entries."""

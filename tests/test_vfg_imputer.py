@@ -1,6 +1,9 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import with_gaps
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -113,3 +116,33 @@ def test_n_init_keeps_the_initialization_that_imputes_best(correlated):
     assert np.isnan(one.init_errors_).all()
     np.testing.assert_array_equal(
         several.transform(X), VFGImputer(**{**FAST, "n_init": 3}).fit(X).transform(X))
+
+
+def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fitted):
+    X = correlated[:200].copy()
+    X[:, 1] = np.nan    # the section of column 1 is partially observed in every row
+    refined_only = copy.deepcopy(fitted).set_params(n_gap_steps=0).transform(X)
+    searched = copy.deepcopy(fitted).set_params(n_gap_steps=25).transform(X)
+    observed = torch.as_tensor(~np.isnan(X))
+
+    def negative_elbo(X_imputed):
+        complete = fitted._to_tensor(fitted._standardize(X_imputed))
+        leaves, entry_observed = fitted._leaves(complete, observed)
+        every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
+        with torch.no_grad():
+            per_row, _ = fitted.module_.elbo_terms(leaves, every_section, entry_observed)
+        return per_row.numpy()
+
+    assert negative_elbo(searched).mean() < negative_elbo(refined_only).mean()
+    assert not np.allclose(searched[:, 1], refined_only[:, 1])
+    np.testing.assert_array_equal(np.delete(searched, 1, axis=1), np.delete(X, 1, axis=1))
+
+
+def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted):
+    from flowimpute.impute import GAP_STEP_CANDIDATES
+    assert fitted.gap_steps_.shape == (6,)
+    assert set(fitted.gap_steps_) <= set(GAP_STEP_CANDIDATES)
+    fixed = VFGImputer(**{**FAST, "n_gap_steps": 3}).fit(with_gaps(correlated, 0.2, 0))
+    assert fixed.gap_steps_ is None
+    with pytest.raises(ValueError, match="refit"):
+        fixed.set_params(n_gap_steps="auto").transform(with_gaps(correlated, 0.2, 1))
