@@ -69,9 +69,9 @@ def make_table(n_rows: int, seed: int, n_columns: int = N_COLUMNS) -> np.ndarray
 
 
 def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], object]]:
-    """flowimpute's imputers, in float64 (the default) and float32 (and VFG
-    with one refinement round of partially observed sections instead of 3),
-    beside IterativeImputer, KNN and MissForest."""
+    """flowimpute's imputers, in float64 (the default) and float32, and VFG's
+    fast paths (no gap search; and one refinement round of partially observed
+    sections instead of 3), beside IterativeImputer, KNN and MissForest."""
     cap = {} if epochs is None else {"max_epochs": epochs}
     baselines = baseline_imputers(seed)
     flows = {
@@ -85,8 +85,10 @@ def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], obj
     return {
         **{name: partial(make, "float64") for name, make in flows.items()},
         **{f"{name} float32": partial(make, "float32") for name, make in flows.items()},
-        "VFGImputer float32, 1 refine step": lambda: VFGImputer(
-            random_state=seed, dtype="float32", n_refine_steps=1, **cap),
+        "VFGImputer float32, no gap search": lambda: VFGImputer(
+            random_state=seed, dtype="float32", n_gap_steps=0, **cap),
+        "VFGImputer float32, 1 refine step, no gap search": lambda: VFGImputer(
+            random_state=seed, dtype="float32", n_refine_steps=1, n_gap_steps=0, **cap),
         "IterativeImputer": baselines["IterativeImputer"],
         "KNN(k=5)": baselines["KNN(k=5)"],
         "MissForest(ExtraTrees)": baselines["MissForest(ExtraTrees)"],
