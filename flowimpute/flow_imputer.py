@@ -73,12 +73,18 @@ class FlowImputer(BaseFlowImputer):
     draw. MALA is exact in the limit; with finite chains the draws can be
     somewhat too concentrated around the mode.
 
-    **Heavy tails.** With ``marginal="yeo-johnson"`` (default) each column
-    is Gaussianized by a Yeo-Johnson power transform (fitted on the observed
-    entries, exact inverse) before the flow, which keeps columns such as
-    California's AveOccup (119 standard deviations in the tail) from
-    dominating the fit. Imputations are mapped back by the exact inverse and
-    clipped to each column's training range, so they cannot explode.
+    **Heavy tails.** Imputations are clipped to each column's training
+    range in every mode, so they cannot explode. ``marginal="yeo-johnson"``
+    also Gaussianizes each column by a Yeo-Johnson power transform (fitted
+    on the observed entries, exact inverse) before the flow, which keeps
+    columns such as California's AveOccup (119 standard deviations in the
+    tail) from dominating the fit. It is not the default: the initial
+    regression and the search then act in the compressed space, and an error
+    there grows when mapped back into a column's tail. On 1,000-row samples
+    of eight tables (MCAR 20%, mask seeds 3-5), only standardizing gave a
+    lower test RMSE in 18 of 24 cases with a coupling flow (5 higher;
+    geometric mean ratio 0.956) and in 13 of 24 with NAF (11 higher; 0.964);
+    California: 0.745 vs 0.786 (coupling), 0.679 vs 0.738 (NAF).
 
     Parameters
     ----------
@@ -86,8 +92,9 @@ class FlowImputer(BaseFlowImputer):
         A flowimpute flow density (``NAFDensity``, ``CouplingFlowDensity``);
         cloned, its ``random_state`` and ``device`` set from the imputer's.
         None: ``NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)``.
-    marginal : {"yeo-johnson", "standard"}, default="yeo-johnson"
-        Per-column transform before the flow; "standard" only standardizes.
+    marginal : {"standard", "yeo-johnson"}, default="standard"
+        Per-column transform before the flow: "standard" only standardizes
+        (see Heavy tails above).
     initial_strategy : {"iterative", "mean"}, default="iterative"
         First fill of the gaps (fit) and starting point of the conditional
         search (fit and transform): scikit-learn's IterativeImputer
@@ -141,7 +148,7 @@ class FlowImputer(BaseFlowImputer):
     density_ : estimator
         The fitted flow density (of the transformed, standardized columns).
     marginal_ : PowerTransformer or None
-        The fitted Yeo-Johnson transform.
+        The fitted Yeo-Johnson transform (None with "standard").
     initial_imputer_ : IterativeImputer or None
     em_history_ : list of float
         RMS change of the training imputations in each EM round.
@@ -185,7 +192,7 @@ class FlowImputer(BaseFlowImputer):
     def __init__(
         self,
         density=None,
-        marginal: str = "yeo-johnson",
+        marginal: str = "standard",
         initial_strategy: str = "iterative",
         max_em_iter: int = 3,
         em_epochs: int = 10,

@@ -15,8 +15,8 @@ IMPUTERS = {
                                       **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(
         density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
-        max_em_iter=1, em_epochs=1, n_gradient_steps=10, n_mcmc_steps=10,
-        random_state=0), **kw}),
+        marginal="yeo-johnson", max_em_iter=1, em_epochs=1, n_mcmc_steps=10,
+        random_state=0), **kw}),   # n_gradient_steps="auto": chosen per column
     "flow_naf_mean_start": lambda **kw: FlowImputer(**{**dict(
         density=NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=3),
         initial_strategy="mean", marginal="standard", max_em_iter=1, em_epochs=1,
