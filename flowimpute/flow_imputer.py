@@ -59,7 +59,8 @@ class FlowImputer(BaseFlowImputer):
     rewards. Training rows with 20% of their observed entries hidden are
     imputed, and each column keeps the step count (0, 5, 10, 25, 50 or 100)
     that recovered its hidden entries best. On 1,000-row samples of six
-    tables (MCAR 20%, mask seeds 4-7, NAF and coupling densities) this gave
+    tables (MCAR 20%, mask seeds 4-7, NAF and coupling densities, measured
+    with the Yeo-Johnson marginal then in use) this gave
     a lower test RMSE than a fixed 100 steps in 35 of 48 cases and a higher
     one in 11 (geometric mean ratio 0.975); a fixed 10 steps: 36 and 12, but
     a ratio of 1.007, with large losses on the VFG paper's synthetic table.
@@ -330,8 +331,8 @@ class FlowImputer(BaseFlowImputer):
         optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
         for step in range(1, n_steps + 1):
             loss = -self._log_prob(torch.where(missing, free, z)).sum()
-            optimizer.zero_grad()
-            loss.backward()
+            # Gradients for the entries only: the flow's parameters collect none.
+            (free.grad,) = torch.autograd.grad(loss, free)
             optimizer.step()
             with torch.no_grad():
                 free.copy_(torch.minimum(torch.maximum(free, low), high))
