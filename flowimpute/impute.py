@@ -447,10 +447,10 @@ class VFGImputer(BaseFlowImputer):
         n_columns = X_scaled.shape[1]
         extra = () if root_noise is None else (root_noise,)
         steps = self._gap_steps_per_entry()
+        counts = sorted({int(count) for count in steps.unique()})
 
         def impute_chunk(chunk: Tensor) -> Tensor:
             leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
-            counts = sorted({int(count) for count in steps.unique()})
             snapshots = self._gap_snapshots(leaves, entry_observed, leaf_visible, counts)
             for count in counts:
                 leaves = torch.where(steps == count, snapshots[count], leaves)
