@@ -19,7 +19,12 @@ from torch import Tensor
 
 from ._base import draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
-from ._step_selection import best_count_per_column, hide_observed_entries
+from ._step_selection import (
+    best_count_per_column,
+    hide_observed_entries,
+    projected_adam,
+    squared_errors,
+)
 from ._training import train
 from .density import NAFDensity
 
@@ -324,20 +329,11 @@ class FlowImputer(BaseFlowImputer):
         return self._to_tensor(self._latent_low_), self._to_tensor(self._latent_high_)
 
     def _mode_search(self, z: Tensor, missing: Tensor, n_steps: int):
-        """Adam on ``-log p`` over the ``missing`` entries of ``z``, projected
-        onto the training range; yields ``(step, current)`` after every step."""
+        """Adam on ``-log p`` over the ``missing`` entries of ``z``, within the
+        training range; yields ``(step, current)`` after every step."""
         low, high = self._bounds()
-        free = z.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([free], lr=self.gradient_step_size)
-        for step in range(1, n_steps + 1):
-            loss = -self._log_prob(torch.where(missing, free, z)).sum()
-            # Gradients for the entries only: the flow's parameters collect none.
-            (free.grad,) = torch.autograd.grad(loss, free)
-            optimizer.step()
-            with torch.no_grad():
-                free.copy_(torch.minimum(torch.maximum(free, low), high))
-                current = torch.where(missing, free, z)
-            yield step, current
+        return projected_adam(z, missing, lambda x: -self._log_prob(x), low, high,
+                              self.gradient_step_size, n_steps)
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
@@ -388,18 +384,15 @@ class FlowImputer(BaseFlowImputer):
         start = self._initial_fill(self._to_latent(truth, kept))
         errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), truth.shape[1]))
 
-        def add_errors(index: int, latent: np.ndarray) -> None:
-            errors[index] = np.where(hidden, (self._from_latent(latent) - truth) ** 2,
-                                     0.0).sum(axis=0)
-
-        add_errors(0, start)
+        errors[0] = squared_errors(self._from_latent(start), truth, hidden)
         stops = {count: index for index, count in enumerate(GRADIENT_STEP_CANDIDATES)}
         search = self._mode_search(self._to_tensor(start),
                                    torch.as_tensor(~kept, device=self.device_),
                                    max(GRADIENT_STEP_CANDIDATES))
         for step, current in search:
             if step in stops:
-                add_errors(stops[step], current.cpu().numpy())
+                errors[stops[step]] = squared_errors(self._from_latent(current.cpu().numpy()),
+                                                     truth, hidden)
         return best_count_per_column(errors, hidden, GRADIENT_STEP_CANDIDATES)
 
     def _log_prob_and_gradient(self, z: Tensor, missing: Tensor) -> tuple[Tensor, Tensor]:

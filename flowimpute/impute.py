@@ -14,7 +14,12 @@ from torch import Tensor
 
 from ._base import check_hidden_dims, make_generator
 from ._imputer_base import BaseFlowImputer
-from ._step_selection import best_count_per_column, hide_observed_entries
+from ._step_selection import (
+    best_count_per_column,
+    hide_observed_entries,
+    projected_adam,
+    squared_errors,
+)
 from .transforms._mlp import ACTIVATIONS
 from .vfg.model import VFGModel
 from .vfg.structure import auto_sections, parse_tree, resolve_sections
@@ -318,6 +323,10 @@ class VFGImputer(BaseFlowImputer):
         entry_observed = torch.cat([observed, pad.bool()], dim=1)[:, self._gather_]
         return leaves, entry_observed & self._real_
 
+    def _gaps(self, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
+        """Missing real entries of visible (partially observed) sections."""
+        return leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
+
     @staticmethod
     def _pack(X_scaled: np.ndarray, observed: np.ndarray, *extra: np.ndarray) -> np.ndarray:
         """One float array ``[values | observed mask | extra]`` that chunks and batches carry."""
@@ -351,7 +360,7 @@ class VFGImputer(BaseFlowImputer):
 
     def _refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
         """Fill the missing entries of visible (partially observed) sections."""
-        gaps = leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
+        gaps = self._gaps(entry_observed, leaf_visible)
         if not bool(gaps.any()):
             return leaves
         for _ in range(self.n_refine_steps):
@@ -467,7 +476,7 @@ class VFGImputer(BaseFlowImputer):
         decoded from the root."""
         decoded = self._reconstruct(leaves, leaf_visible, root_noise)
         if root_noise is not None:  # a draw also varies the gaps of partial sections
-            gaps = leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
+            gaps = self._gaps(entry_observed, leaf_visible)
             leaves = torch.where(gaps, decoded, leaves)
         estimate = torch.where(leaf_visible.unsqueeze(2), leaves, decoded)
         out = values.clone()
@@ -482,26 +491,20 @@ class VFGImputer(BaseFlowImputer):
         fixed, every step kept in the training range). Each row's terms
         depend on that row only, and Adam acts per entry, so a row's result
         does not depend on the batch."""
-        gaps = leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
+        gaps = self._gaps(entry_observed, leaf_visible)
         n_steps = max(counts)
         snapshots = {count: leaves for count in counts}
         if n_steps == 0 or not bool(gaps.any()):
             return snapshots
         model = self.module_
-        with torch.enable_grad():
-            free = leaves.detach().clone().requires_grad_(True)
-            optimizer = torch.optim.Adam([free], lr=self.gap_step_size)
-            for step in range(1, n_steps + 1):
-                per_row, _ = model.elbo_terms(torch.where(gaps, free, leaves), leaf_visible,
-                                              entry_observed)
-                (free.grad,) = torch.autograd.grad(per_row.sum(), free)
-                optimizer.step()
-                with torch.no_grad():
-                    free.copy_(torch.minimum(torch.maximum(free, self._low_), self._high_))
-                    if step in snapshots:
-                        # A row whose search left the finite numbers keeps its fill.
-                        finite = torch.isfinite(free).flatten(1).all(1)[:, None, None]
-                        snapshots[step] = torch.where(gaps & finite, free, leaves)
+        search = projected_adam(
+            leaves, gaps, lambda x: model.elbo_terms(x, leaf_visible, entry_observed)[0],
+            self._low_, self._high_, self.gap_step_size, n_steps)
+        for step, current in search:
+            if step in snapshots:
+                # A row whose search left the finite numbers keeps its fill.
+                finite = torch.isfinite(current).flatten(1).all(1)[:, None, None]
+                snapshots[step] = torch.where(finite, current, leaves)
         return snapshots
 
     def _gap_steps_per_entry(self) -> Tensor:
@@ -535,7 +538,7 @@ class VFGImputer(BaseFlowImputer):
         for index, count in enumerate(GAP_STEP_CANDIDATES):
             estimate = self._estimate(chunk[:, :n_columns], snapshots[count], entry_observed,
                                       leaf_visible).cpu().numpy()
-            errors[index] = np.where(hidden, (estimate - truth) ** 2, 0.0).sum(axis=0)
+            errors[index] = squared_errors(estimate, truth, hidden)
         return best_count_per_column(errors, hidden, GAP_STEP_CANDIDATES)
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
