@@ -450,24 +450,54 @@ class VFGImputer(BaseFlowImputer):
         return visible | (forced & leaf_observed & none_left)
 
     # ------------------------------------------------------------- transform
-    def _impute(
-        self, X_scaled: np.ndarray, observed: np.ndarray, root_noise: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         n_columns = X_scaled.shape[1]
-        extra = () if root_noise is None else (root_noise,)
+        fill = self._gap_filler()
+
+        def impute_chunk(chunk: Tensor) -> Tensor:
+            leaves, entry_observed, leaf_visible = fill(chunk, n_columns)
+            return self._estimate(chunk[:, :n_columns], leaves, entry_observed, leaf_visible)
+
+        return self._map_chunks(impute_chunk, self._pack(X_scaled, observed))
+
+    def _impute_draws(self, X_scaled: np.ndarray, observed: np.ndarray,
+                      root_noise: np.ndarray) -> np.ndarray:
+        """One imputation per draw of ``root_noise`` (n_draws, n_rows,
+        latent_dim): the gaps of partially observed sections are filled
+        once (refine rounds and gap search do not depend on the draw), then
+        each draw decodes its own root state. Returns (n_draws, n_rows,
+        n_columns)."""
+        n_columns = X_scaled.shape[1]
+        n_draws, _, width = root_noise.shape
+        fill = self._gap_filler()
+
+        def impute_chunk(chunk: Tensor) -> Tensor:
+            leaves, entry_observed, leaf_visible = fill(chunk, n_columns)
+            noise = chunk[:, 2 * n_columns:].unflatten(1, (n_draws, width)).unbind(1)
+            return torch.cat([self._estimate(chunk[:, :n_columns], leaves, entry_observed,
+                                             leaf_visible, draw) for draw in noise], dim=1)
+
+        packed = self._pack(X_scaled, observed, np.moveaxis(root_noise, 0, 1).reshape(
+            X_scaled.shape[0], n_draws * width))
+        return np.moveaxis(self._map_chunks(impute_chunk, packed).reshape(
+            X_scaled.shape[0], n_draws, n_columns), 1, 0)
+
+    def _gap_filler(self):
+        """``fill(chunk, n_columns)``: a packed chunk's padded sections with
+        the gaps of partially observed sections filled (refine rounds, then
+        each column's gap-search snapshot), their observed entries and the
+        visible leaves. The per-column step counts are worked out once."""
         steps = self._gap_steps_per_entry()
         counts = sorted({int(count) for count in steps.unique()})
 
-        def impute_chunk(chunk: Tensor) -> Tensor:
+        def fill(chunk: Tensor, n_columns: int) -> tuple[Tensor, Tensor, Tensor]:
             leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
             snapshots = self._gap_snapshots(leaves, entry_observed, leaf_visible, counts)
             for count in counts:
                 leaves = torch.where(steps == count, snapshots[count], leaves)
-            noise = chunk[:, 2 * n_columns:] if root_noise is not None else None
-            return self._estimate(chunk[:, :n_columns], leaves, entry_observed, leaf_visible,
-                                  noise)
+            return leaves, entry_observed, leaf_visible
 
-        return self._map_chunks(impute_chunk, self._pack(X_scaled, observed, *extra))
+        return fill
 
     def _estimate(self, values: Tensor, leaves: Tensor, entry_observed: Tensor,
                   leaf_visible: Tensor, root_noise: Tensor | None = None) -> Tensor:
@@ -550,7 +580,9 @@ class VFGImputer(BaseFlowImputer):
         counts 1), and decodes it into the missing entries. Only the root's
         uncertainty is sampled: deeper aggregation levels and the decoders'
         own noise are not, so the spread is a lower bound on the true
-        uncertainty. Observed entries are identical in every draw.
+        uncertainty. Observed entries are identical in every draw. The fill
+        of partially observed sections that the encoder sees (refine rounds
+        and gap search) is computed once and shared by every draw.
 
         Parameters
         ----------
@@ -570,11 +602,16 @@ class VFGImputer(BaseFlowImputer):
             (n_imputations, X.shape[0], self.latent_dim_))
         draws = None
         for rows in self._row_chunks(X.shape[0]):
-            for index in range(n_imputations):
+            X_rows, observed_rows = X[rows], observed[rows]
+            modelled = observed_rows[:, self.modelled_features_]
+            estimates = [None] * n_imputations   # not called when nothing is missing
+            if (~modelled).any():
+                estimates = self._impute_draws(
+                    self._scaled(X_rows[:, self.modelled_features_], modelled), modelled,
+                    noise[:, rows])
+            for index, estimate in enumerate(estimates):
                 completed = self._complete_rows(
-                    X[rows], observed[rows],
-                    lambda X_scaled, obs, index=index, rows=rows: self._impute(
-                        X_scaled, obs, noise[index, rows]))
+                    X_rows, observed_rows, lambda *_, estimate=estimate: estimate)
                 if draws is None:
                     draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
                 draws[index, rows] = completed

@@ -166,6 +166,11 @@ def test_multiple_imputation_draws_vary_only_the_gaps(correlated, fitted):
         draws, fitted.sample_imputations(X, n_imputations=4, random_state=0))
 
 
+def test_multiple_imputation_of_complete_rows_returns_them(correlated, fitted):
+    draws = fitted.sample_imputations(correlated[:20], n_imputations=3, random_state=0)
+    np.testing.assert_array_equal(draws, np.broadcast_to(correlated[:20], (3, 20, 6)))
+
+
 
 def test_inference_batch_size_changes_memory_not_results(correlated, fitted):
     """Transform, scoring and draws work through the rows in chunks of
