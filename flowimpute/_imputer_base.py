@@ -117,8 +117,8 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         """Impute every missing entry of ``X``.
 
         Observed entries are returned unchanged, bit for bit; imputed values
-        lie within each column's training range. The result never contains
-        NaN.
+        lie within each column's training range (widened for FlowImputer's
+        self-masking model, see there). The result never contains NaN.
 
         Parameters
         ----------
@@ -158,7 +158,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         if (~observed_modelled).any():
             X_scaled = self._scaled(X_modelled, observed_modelled)
             estimate = self._unstandardize(impute(X_scaled, observed_modelled))
-            estimate = np.clip(estimate, self.data_min_, self.data_max_)
+            estimate = np.clip(estimate, *self._imputation_range())
             imputed[~observed_modelled] = estimate[~observed_modelled]
         if self.keep_empty_features:
             output = np.zeros_like(X)
@@ -168,6 +168,10 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         if self.indicator_ is not None:
             output = np.hstack([output, self.indicator_.transform(self._full_width(X_modelled))])
         return output
+
+    def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of imputed values per modelled column: the training range."""
+        return self.data_min_, self.data_max_
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
