@@ -178,8 +178,9 @@ def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str],
         f"RMSE on the removed entries (z-scored scale, lower is better), median "
         f"(min-max) over masks {list(seeds)}; MCAR/MAR: fitted on the incomplete "
         f"training rows (75%), imputing the held-out rows; MNAR: self-masking of values "
-        f"above the column mean in the first half of the columns, in-sample; "
-        f"{_rows(preset['max_rows'])}; {epochs}; {elapsed:.0f} s.",
+        f"above the column mean in the first half of the columns, in-sample (only there "
+        f"FlowImputer also runs with its self-masking missingness model, which assumes "
+        f"that mechanism); {_rows(preset['max_rows'])}; {epochs}; {elapsed:.0f} s.",
         "",
         "Where flowimpute wins and loses (ratio = best flowimpute imputer / best other "
         "imputer, median RMSE; below 1 is a win):",
