@@ -111,8 +111,10 @@ class FlowImputer(BaseFlowImputer):
     values that went missing may all lie outside it). The step-count check
     on hidden observed entries cannot see the mechanism's effect, so under
     "auto" those columns always take the longest search. The assumption is
-    the user's: under MAR missingness that a column shares with correlated
-    columns, a self-masking model can shift imputations wrongly.
+    the user's: where missingness depends on other, correlated columns (MAR)
+    or on nothing (MCAR), the logistic models pick up slopes from the
+    imputations and can shift them wrongly (measured in the user guide's
+    "Which estimator when").
 
     Parameters
     ----------
