@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
@@ -163,3 +164,30 @@ def test_self_masking_model_corrects_towards_the_hidden_values():
     assert imputed[hidden, 0].max() <= high[0]
     draws = self_masking.sample_imputations(X_missing[:50], n_imputations=2, random_state=0)
     assert not np.isnan(draws).any() and (draws[:, :, 0] <= high[0]).all()
+
+
+@pytest.mark.parametrize("marginal", ["standard", "yeo-johnson"])
+def test_self_masking_keeps_the_imputer_invariants(marginal):
+    rng = np.random.RandomState(3)
+    X = rng.multivariate_normal(np.zeros(3), COVARIANCE, size=400)
+    X_missing = X.copy()
+    X_missing[X[:, 0] > 0.5, 0] = np.nan
+    X_missing[rng.rand(400) < 0.1, 2] = np.nan
+    before = X_missing.copy()
+    imputer = FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=3),
+                          missing_mechanism="self-masking", marginal=marginal, max_em_iter=1,
+                          em_epochs=1, random_state=0).fit(X_missing)
+    np.testing.assert_array_equal(X_missing, before)   # input not modified
+    low, high = imputer._imputation_range()
+    assert high[0] > imputer.data_max_[0] and high[1] == imputer.data_max_[1]
+    for _ in range(5):
+        Z = X[rng.choice(400, 30)].copy()
+        Z[rng.rand(*Z.shape) < 0.4] = np.nan
+        Z[0] = np.nan
+        imputed = imputer.transform(Z)
+        observed = ~np.isnan(Z)
+        assert not np.isnan(imputed).any()
+        np.testing.assert_array_equal(imputed[observed], Z[observed])
+        assert ((imputed >= low) & (imputed <= high)).all()
+    np.testing.assert_array_equal(imputer.transform(Z), clone(imputer).fit(
+        X_missing).transform(Z))   # same random_state, same output
