@@ -156,8 +156,8 @@ def _imputation_settings(args: argparse.Namespace, preset: dict) -> list[tuple]:
 def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
     seeds = args.seeds or preset["seeds"]
     known = imputation.imputers(0, None, args.device)
-    methods = [m for m in known if not args.methods or m in args.methods]
-    if not methods:
+    methods = [m for m in known if m in args.methods] if args.methods else None
+    if methods == []:
         return [], []
     start = time.perf_counter()
     runs = imputation.run(_imputation_settings(args, preset), seeds, preset["max_rows"],

@@ -19,6 +19,8 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
     assert {"FlowImputer(NAF)", "VFGImputer", "median", "KNN(k=3)", "MICE(5)",
             "MissForest(ExtraTrees)"} <= set(runs["method"])
     assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
+    self_masking = runs["method"] == "FlowImputer(NAF, self-masking)"
+    assert set(runs.loc[self_masking, "mechanism"]) == {"MNAR"}   # it assumes MNAR
     assert runs["rmse"].notna().all() and (runs["rmse"] > 0).all()
     assert runs["error"].isna().all()
     # Only diabetes has a regression target; R^2 is measured on its split only.
@@ -50,6 +52,15 @@ def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
     report = (tmp_path / "report.md").read_text()
     assert "density: wine / broken / seed 0: RuntimeError: boom" in report
     assert "| failed |" in report
+
+
+def test_an_mnar_method_named_explicitly_runs_under_mcar():
+    from flowimpute.bench.imputation import run
+
+    runs = run([("wine", "MCAR", 0.2)], [0], max_rows=100, epochs=1,
+               methods=["FlowImputer(NAF, self-masking)", "mean"], progress=False)
+    assert set(runs["method"]) == {"FlowImputer(NAF, self-masking)", "mean"}
+    assert runs["rmse"].notna().all()
 
 
 def test_unknown_method_is_named(tmp_path):

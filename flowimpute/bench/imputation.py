@@ -17,7 +17,8 @@ Run with ``python -m flowimpute.bench.imputation``.
   every imputer is fitted on the incomplete table and fills it. Here only,
   FlowImputer also runs with its self-masking missingness model
   (:data:`MNAR_ONLY`): it assumes that mechanism, as not-MIWAE does, and
-  under MCAR it is worse than the default.
+  under MCAR it is worse than the default (name it in ``--methods`` to run
+  it in every setting).
 
 - ``vfg_synthetic`` is the VFG paper's synthetic table (8 columns from 2
   latents, 1,300 rows drawn per mask seed); every other name is a real table
@@ -95,7 +96,8 @@ def imputers(seed: int, epochs: int | None,
     }
 
 
-#: Methods that assume missingness not at random: run in MNAR settings only.
+#: Methods that assume missingness not at random: run in MNAR settings only,
+#: unless named in ``methods``.
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)"})
 
 
@@ -159,8 +161,8 @@ def run(settings: Sequence[tuple[str, str, float]], seeds: Sequence[int],
             rows = rng.choice(len(X), max_rows, replace=False)
             X, y = X[rows], (None if y is None else y[rows])
         chosen = {name: factory for name, factory in imputers(seed, epochs, device).items()
-                  if (methods is None or name in methods)
-                  and (mechanism == "MNAR" or name not in MNAR_ONLY)}
+                  if (name in methods if methods is not None
+                      else mechanism == "MNAR" or name not in MNAR_ONLY)}
         y_fit = y_apply = None
         if mechanism == "MNAR":
             X = (X - X.mean(0)) / X.std(0)
