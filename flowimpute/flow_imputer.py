@@ -81,6 +81,20 @@ class FlowImputer(BaseFlowImputer):
     draw. MALA is exact in the limit; with finite chains the draws can be
     somewhat too concentrated around the mode.
 
+    **Ensembles** (``ensemble_size > 1``). Several densities of the same
+    kind, with different seeds, are fitted side by side on the same EM
+    fills. The point imputation is the mean of their conditional-mode
+    searches (run in lockstep, so "auto" chooses each column's step count
+    for that mean), and EM refills the training gaps with it. Averaging
+    removes part of what one flow's training noise puts into its modes: on
+    1,000-row samples of three tables (Gas Turbine, Letter, wine; MCAR 20%,
+    mask seeds 3-4, NAF and coupling densities, 30 epochs), five densities
+    gave a lower test RMSE than one in 9 of 12 cases, about equal in one and
+    higher in 2 (geometric mean ratio 0.967), at five times the fit and
+    transform time. Multiple-imputation draw ``i`` comes from density
+    ``i % ensemble_size`` (``sample_posterior``: from one density chosen by
+    ``random_state``), so a set of draws mixes the ensemble's conditionals.
+
     **Heavy tails.** Imputations are clipped to each column's training
     range in every mode, so they cannot explode. ``marginal="yeo-johnson"``
     also Gaussianizes each column by a Yeo-Johnson power transform (fitted
@@ -122,6 +136,9 @@ class FlowImputer(BaseFlowImputer):
         A flowimpute flow density (``NAFDensity``, ``CouplingFlowDensity``);
         cloned, its ``random_state`` and ``device`` set from the imputer's.
         None: ``NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)``.
+    ensemble_size : int, default=1
+        Number of densities fitted with different seeds and averaged (see
+        Ensembles above).
     marginal : {"standard", "yeo-johnson"}, default="standard"
         Per-column transform before the flow: "standard" only standardizes
         (see Heavy tails above).
@@ -179,8 +196,9 @@ class FlowImputer(BaseFlowImputer):
 
     Attributes
     ----------
-    density_ : estimator
-        The fitted flow density (of the transformed, standardized columns).
+    densities_ : list of estimator
+        The ``ensemble_size`` fitted flow densities (of the transformed,
+        standardized columns).
     marginal_ : PowerTransformer or None
         The fitted Yeo-Johnson transform (None with "standard").
     initial_imputer_ : IterativeImputer or None
@@ -215,6 +233,7 @@ class FlowImputer(BaseFlowImputer):
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
         "density": [HasMethods(["fit", "score_samples"]), None],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "marginal": [StrOptions({"yeo-johnson", "standard"})],
         "missing_mechanism": [StrOptions({"mar", "self-masking"})],
         "initial_strategy": [StrOptions({"iterative", "mean"})],
@@ -231,6 +250,7 @@ class FlowImputer(BaseFlowImputer):
     def __init__(
         self,
         density=None,
+        ensemble_size: int = 1,
         marginal: str = "standard",
         missing_mechanism: str = "mar",
         initial_strategy: str = "iterative",
@@ -252,6 +272,7 @@ class FlowImputer(BaseFlowImputer):
         verbose: int = 0,
     ) -> None:
         self.density = density
+        self.ensemble_size = ensemble_size
         self.marginal = marginal
         self.missing_mechanism = missing_mechanism
         self.initial_strategy = initial_strategy
@@ -324,13 +345,16 @@ class FlowImputer(BaseFlowImputer):
                 keep_empty_features=True).fit(_with_gaps_in_every_column(Z, rng))
         filled = self._initial_fill(Z)
 
-        density = NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100) \
-            if self.density is None else clone(self.density)
-        density.set_params(random_state=int(rng.randint(2**31)), device=self.device,
-                           dtype=self.dtype, verbose=self.verbose)
-        self.density_ = density.fit(filled)
-        self.device_ = self.density_.device_
-        self.dtype_ = self.density_.dtype_
+        template = NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100) \
+            if self.density is None else self.density
+        self.densities_ = []
+        for _ in range(self.ensemble_size):
+            density = clone(template).set_params(
+                random_state=int(rng.randint(2**31)), device=self.device, dtype=self.dtype,
+                verbose=self.verbose)
+            self.densities_.append(density.fit(filled))
+        self.device_ = self.densities_[0].device_
+        self.dtype_ = self.densities_[0].dtype_
         self.em_history_ = []
         gaps = np.isnan(Z)
         self._fit_missingness(filled, gaps)
@@ -339,7 +363,8 @@ class FlowImputer(BaseFlowImputer):
             change = float(np.sqrt(np.mean((refilled[gaps] - filled[gaps]) ** 2)))
             self.em_history_.append(change)
             filled = refilled
-            self._continue_training(filled, int(rng.randint(2**31)))
+            for density in self.densities_:
+                _continue_training(density, filled, self.em_epochs, int(rng.randint(2**31)))
             self._fit_missingness(filled, gaps)
             if change < self.em_tol:
                 break
@@ -365,31 +390,15 @@ class FlowImputer(BaseFlowImputer):
         return (self._range_low_ * self.scale_ + self.mean_,
                 self._range_high_ * self.scale_ + self.mean_)
 
-    def _continue_training(self, filled: np.ndarray, seed: int) -> None:
-        """Warm start: ``em_epochs`` more epochs on the re-imputed table, with
-        the density's scaling and optimizer settings (early stopping off).
-        The density's own parameters and ``history_`` are left as fitted."""
-        density = self.density_
-        flow = density.module_
-        data = density._to_tensor(density._standardize(filled))
-        config = replace(density._training_config(type(density).__name__, len(data)),
-                         max_epochs=self.em_epochs, n_iter_no_change=None)
-        train(flow, lambda batch: -flow.log_prob(batch).mean(), data, None, config,
-              torch.Generator().manual_seed(seed))
-
     # ------------------------------------------------------------ inference
-    def _log_prob(self, Z: Tensor) -> Tensor:
-        """Per-row log-density of the flow input ``Z`` (the density's own
-        standardization applied; its constant Jacobian does not matter)."""
-        density = self.density_
+    def _log_target(self, Z: Tensor, gaps: Tensor, density) -> Tensor:
+        """Per-row ``log p(z)`` under one of the fitted ``density`` (its own
+        standardization applied; the constant Jacobian does not matter),
+        plus with self-masking the log-probability that the ``gaps`` entries
+        went missing given their values (the terms of the observed entries
+        do not depend on the imputations)."""
         mean, scale = density._to_tensor(density.mean_), density._to_tensor(density.scale_)
-        return density.module_.log_prob((Z - mean) / scale)
-
-    def _log_target(self, Z: Tensor, gaps: Tensor) -> Tensor:
-        """Per-row ``log p(z)``, plus with self-masking the log-probability
-        that the ``gaps`` entries went missing given their values (the terms
-        of the observed entries do not depend on the imputations)."""
-        log_p = self._log_prob(Z)
+        log_p = density.module_.log_prob((Z - mean) / scale)
         if self.missingness_coef_ is None:
             return log_p
         logits = Z * self._to_tensor(self.missingness_coef_) + self._to_tensor(
@@ -401,13 +410,21 @@ class FlowImputer(BaseFlowImputer):
 
     def _mode_search(self, z: Tensor, missing: Tensor, n_steps: int, gaps: Tensor):
         """Adam on ``-log`` :meth:`_log_target` over the ``missing`` entries
-        of ``z``, within the training range; yields ``(step, current)`` after
-        every step. ``gaps``: the entries that went missing in the data (they
-        differ from ``missing`` where observed entries are hidden to choose
-        the step counts)."""
+        of ``z``, within the training range, for every density of the
+        ensemble side by side; yields ``(step, current)`` after every step,
+        ``current`` the mean of the densities' searches. ``gaps``: the
+        entries that went missing in the data (they differ from ``missing``
+        where observed entries are hidden to choose the step counts)."""
         low, high = self._bounds()
-        return projected_adam(z, missing, lambda x: -self._log_target(x, gaps), low, high,
-                              self.gradient_step_size, n_steps)
+        searches = [
+            projected_adam(z, missing, lambda x, d=density: -self._log_target(x, gaps, d),
+                           low, high, self.gradient_step_size, n_steps)
+            for density in self.densities_]
+        if len(searches) == 1:
+            yield from searches[0]
+            return
+        for states in zip(*searches, strict=True):
+            yield states[0][0], torch.stack([current for _, current in states]).mean(0)
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
                           n_steps: int | None = None) -> np.ndarray:
@@ -474,16 +491,20 @@ class FlowImputer(BaseFlowImputer):
                                                      truth, hidden)
         return best_count_per_column(errors, hidden, GRADIENT_STEP_CANDIDATES)
 
-    def _log_prob_and_gradient(self, z: Tensor, missing: Tensor) -> tuple[Tensor, Tensor]:
+    def _log_prob_and_gradient(self, z: Tensor, missing: Tensor,
+                               density) -> tuple[Tensor, Tensor]:
         """:meth:`_log_target` per row and its gradient with respect to the
         missing entries."""
         z = z.detach().requires_grad_(True)
-        log_p = self._log_target(z, missing)
+        log_p = self._log_target(z, missing, density)
         (gradient,) = torch.autograd.grad(log_p.sum(), z)
         return log_p.detach(), gradient * missing
 
-    def _mala(self, start: np.ndarray, observed: np.ndarray, seed: int) -> np.ndarray:
-        """One MALA draw of the missing entries of every row, started at ``start``."""
+    def _mala(self, start: np.ndarray, observed: np.ndarray, seed: int,
+              member: int) -> np.ndarray:
+        """One MALA draw of the missing entries of every row, started at
+        ``start``, under the ensemble's density number ``member``."""
+        density = self.densities_[member]
         out = start.copy()
         rows = np.flatnonzero((~observed).any(axis=1))
         generator = make_generator(seed, self.device_)
@@ -494,14 +515,15 @@ class FlowImputer(BaseFlowImputer):
             z = self._to_tensor(start[chunk])
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             step = torch.full((len(chunk), 1), 0.1, dtype=self.dtype_, device=self.device_)
-            log_p, gradient = self._log_prob_and_gradient(z, missing)
+            log_p, gradient = self._log_prob_and_gradient(z, missing, density)
             for iteration in range(self.n_mcmc_steps):
                 noise = torch.randn(z.shape, generator=generator, dtype=self.dtype_,
                                     device=self.device_)
                 proposal = z + (step * gradient + torch.sqrt(2 * step) * noise) * missing
                 inside = ((proposal >= low) & (proposal <= high)).all(1)
                 proposal = torch.where(inside.unsqueeze(1), proposal, z)
-                log_p_new, gradient_new = self._log_prob_and_gradient(proposal, missing)
+                log_p_new, gradient_new = self._log_prob_and_gradient(proposal, missing,
+                                                                      density)
                 log_accept = (log_p_new - log_p
                               + _langevin_log_density(z, proposal, gradient_new, step, missing)
                               - _langevin_log_density(proposal, z, gradient, step, missing))
@@ -522,7 +544,8 @@ class FlowImputer(BaseFlowImputer):
         Z = self._to_latent(X_scaled, observed)
         estimate = self._conditional_mode(self._initial_fill(Z), observed)
         if self.sample_posterior:
-            estimate = self._mala(estimate, observed, draw_seed(self.random_state))
+            seed = draw_seed(self.random_state)
+            estimate = self._mala(estimate, observed, seed, seed % len(self.densities_))
         return self._from_latent(estimate)
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
@@ -555,12 +578,24 @@ class FlowImputer(BaseFlowImputer):
             for index, seed in enumerate(seeds):
                 completed = self._complete_rows(
                     X_rows, observed_rows,
-                    lambda _, obs, seed=seed, mode=mode: self._from_latent(
-                        self._mala(mode, obs, seed)))
+                    lambda _, obs, seed=seed, mode=mode, member=index % len(self.densities_):
+                        self._from_latent(self._mala(mode, obs, seed, member)))
                 if draws is None:
                     draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
                 draws[index, rows] = completed
         return draws
+
+
+def _continue_training(density, filled: np.ndarray, n_epochs: int, seed: int) -> None:
+    """Warm start: ``n_epochs`` more epochs of ``density`` on the re-imputed
+    table, with its scaling and optimizer settings (early stopping off). Its
+    other fitted attributes and ``history_`` are left as fitted."""
+    flow = density.module_
+    data = density._to_tensor(density._standardize(filled))
+    config = replace(density._training_config(type(density).__name__, len(data)),
+                     max_epochs=n_epochs, n_iter_no_change=None)
+    train(flow, lambda batch: -flow.log_prob(batch).mean(), data, None, config,
+          torch.Generator().manual_seed(seed))
 
 
 def _with_gaps_in_every_column(Z: np.ndarray, rng: np.random.RandomState,

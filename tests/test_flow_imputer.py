@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 from sklearn.base import clone
+from torch.nn.utils import parameters_to_vector
 from sklearn.impute import SimpleImputer
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
@@ -69,6 +70,27 @@ def test_a_column_stops_at_its_own_step_count(gaussian_imputer):
     start, out = start_only.transform(X), mixed.transform(X)
     np.testing.assert_array_equal(out[:, 0], start[:, 0])
     assert np.abs(out[:, 1] - start[:, 1]).max() > 1e-3
+
+
+def test_an_ensemble_imputes_the_mean_of_its_densities_searches():
+    rng = np.random.RandomState(0)
+    X = rng.multivariate_normal(np.zeros(3), COVARIANCE, size=600)
+    X_missing = np.where(rng.rand(*X.shape) < 0.2, np.nan, X)
+    ensemble = FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(16,), max_epochs=10),
+                           ensemble_size=2, n_gradient_steps=20, max_em_iter=1,
+                           random_state=0).fit(X_missing)
+    first, second = ensemble.densities_
+    weights = [parameters_to_vector(d.module_.parameters()).detach().numpy()
+               for d in (first, second)]
+    assert not np.allclose(*weights)   # different seeds
+    singles = []
+    for density in ensemble.densities_:
+        single = copy.deepcopy(ensemble)
+        single.densities_ = [density]
+        singles.append(single.transform(X_missing[:100]))
+    assert np.abs(singles[0] - singles[1]).max() > 1e-3
+    np.testing.assert_allclose(ensemble.transform(X_missing[:100]), np.mean(singles, axis=0),
+                               rtol=0, atol=1e-12)
 
 
 def test_multiple_imputation_is_calibrated(gaussian_imputer):

@@ -17,6 +17,10 @@ IMPUTERS = {
         density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
         marginal="yeo-johnson", max_em_iter=1, em_epochs=1, n_mcmc_steps=10,
         random_state=0), **kw}),   # n_gradient_steps="auto": chosen per column
+    "flow_coupling_ensemble": lambda **kw: FlowImputer(**{**dict(
+        density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
+        ensemble_size=2, max_em_iter=1, em_epochs=1, n_mcmc_steps=10,
+        random_state=0), **kw}),
     "flow_naf_mean_start": lambda **kw: FlowImputer(**{**dict(
         density=NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=3),
         initial_strategy="mean", marginal="standard", max_em_iter=1, em_epochs=1,
@@ -83,7 +87,7 @@ def test_transform_is_row_independent(correlated, fitted):
 def test_float32_keeps_the_invariants(make, correlated):
     X = with_gaps(correlated, 0.3, 5)
     imputer = make(dtype="float32").fit(X)
-    module = imputer.module_ if hasattr(imputer, "module_") else imputer.density_.module_
+    module = imputer.module_ if hasattr(imputer, "module_") else imputer.densities_[0].module_
     assert {p.dtype for p in module.parameters()} == {torch.float32}
     imputed = imputer.transform(X)
     observed = ~np.isnan(X)
