@@ -88,6 +88,12 @@ def imputers(seed: int, epochs: int | None,
         "FlowImputer(Coupling)": lambda: FlowImputer(
             CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), device=device,
             random_state=seed),
+        "FlowImputer(NAF x5)": lambda: FlowImputer(
+            NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), ensemble_size=5,
+            device=device, random_state=seed),
+        "FlowImputer(Coupling x5)": lambda: FlowImputer(
+            CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), ensemble_size=5,
+            device=device, random_state=seed),
         "FlowImputer(NAF, self-masking)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
             missing_mechanism="self-masking", device=device, random_state=seed),
@@ -127,8 +133,9 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)",
-                      "FlowImputer(NAF, self-masking)", "VFGImputer")
+FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)", "FlowImputer(NAF x5)",
+                      "FlowImputer(Coupling x5)", "FlowImputer(NAF, self-masking)",
+                      "VFGImputer")
 
 
 def jobs_for(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[float],
