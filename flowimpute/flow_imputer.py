@@ -28,7 +28,7 @@ from ._step_selection import (
     squared_errors,
 )
 from ._training import train
-from .density import NAFDensity
+from .density import FlowDensityMixin, NAFDensity
 
 #: Step counts of the conditional-mode search that ``n_gradient_steps="auto"``
 #: chooses from, per column (0 keeps the initial fill).
@@ -391,7 +391,7 @@ class FlowImputer(BaseFlowImputer):
                 self._range_high_ * self.scale_ + self.mean_)
 
     # ------------------------------------------------------------ inference
-    def _log_target(self, Z: Tensor, gaps: Tensor, density) -> Tensor:
+    def _log_target(self, Z: Tensor, gaps: Tensor, density: FlowDensityMixin) -> Tensor:
         """Per-row ``log p(z)`` under one of the fitted ``density`` (its own
         standardization applied; the constant Jacobian does not matter),
         plus with self-masking the log-probability that the ``gaps`` entries
@@ -420,9 +420,6 @@ class FlowImputer(BaseFlowImputer):
             projected_adam(z, missing, lambda x, d=density: -self._log_target(x, gaps, d),
                            low, high, self.gradient_step_size, n_steps)
             for density in self.densities_]
-        if len(searches) == 1:
-            yield from searches[0]
-            return
         for states in zip(*searches, strict=True):
             yield states[0][0], torch.stack([current for _, current in states]).mean(0)
 
@@ -492,7 +489,7 @@ class FlowImputer(BaseFlowImputer):
         return best_count_per_column(errors, hidden, GRADIENT_STEP_CANDIDATES)
 
     def _log_prob_and_gradient(self, z: Tensor, missing: Tensor,
-                               density) -> tuple[Tensor, Tensor]:
+                               density: FlowDensityMixin) -> tuple[Tensor, Tensor]:
         """:meth:`_log_target` per row and its gradient with respect to the
         missing entries."""
         z = z.detach().requires_grad_(True)
@@ -576,17 +573,19 @@ class FlowImputer(BaseFlowImputer):
                                 modelled)
             mode = self._conditional_mode(self._initial_fill(Z), modelled)  # shared start
             for index, seed in enumerate(seeds):
+                member = index % len(self.densities_)
                 completed = self._complete_rows(
                     X_rows, observed_rows,
-                    lambda _, obs, seed=seed, mode=mode, member=index % len(self.densities_):
-                        self._from_latent(self._mala(mode, obs, seed, member)))
+                    lambda _, obs, seed=seed, mode=mode, member=member: self._from_latent(
+                        self._mala(mode, obs, seed, member)))
                 if draws is None:
                     draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
                 draws[index, rows] = completed
         return draws
 
 
-def _continue_training(density, filled: np.ndarray, n_epochs: int, seed: int) -> None:
+def _continue_training(density: FlowDensityMixin, filled: np.ndarray, n_epochs: int,
+                       seed: int) -> None:
     """Warm start: ``n_epochs`` more epochs of ``density`` on the re-imputed
     table, with its scaling and optimizer settings (early stopping off). Its
     other fitted attributes and ``history_`` are left as fitted."""

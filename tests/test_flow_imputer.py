@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 from sklearn.base import clone
-from torch.nn.utils import parameters_to_vector
 from sklearn.impute import SimpleImputer
+from torch.nn.utils import parameters_to_vector
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
 from flowimpute.flow_imputer import GRADIENT_STEP_CANDIDATES
