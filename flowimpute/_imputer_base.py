@@ -11,7 +11,7 @@ the columns that were not empty at fit time, in scaled units.
 from __future__ import annotations
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import TransformerMixin
@@ -168,6 +168,38 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         if self.indicator_ is not None:
             output = np.hstack([output, self.indicator_.transform(self._full_width(X_modelled))])
         return output
+
+    def _validate_draw_request(self, X, n_imputations) -> tuple[np.ndarray, np.ndarray]:
+        """The checks of ``sample_imputations``: fitted, a positive number of
+        draws; returns validated ``X`` and its observed mask."""
+        check_is_fitted(self)
+        if not isinstance(n_imputations, Integral) or n_imputations < 1:
+            raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
+        return self._validate_input(X, reset=False)
+
+    def _complete_draws(self, X: np.ndarray, observed: np.ndarray, n_imputations: int,
+                        draw_estimates) -> np.ndarray:
+        """Multiple imputation, ``inference_batch_size`` rows at a time:
+        ``draw_estimates(X_scaled, observed_modelled, rows)`` returns the
+        ``n_imputations`` estimates of a chunk of rows that has missing
+        entries (scaled units, modelled columns), and each is completed as
+        :meth:`transform` completes its estimate. Returns an array of shape
+        (n_imputations, n_samples, n_features_out)."""
+        draws = None
+        for rows in self._row_chunks(X.shape[0]):
+            X_rows, observed_rows = X[rows], observed[rows]
+            modelled = observed_rows[:, self.modelled_features_]
+            estimates = [None] * n_imputations   # not called when nothing is missing
+            if (~modelled).any():
+                estimates = draw_estimates(
+                    self._scaled(X_rows[:, self.modelled_features_], modelled), modelled, rows)
+            for index, estimate in enumerate(estimates):
+                completed = self._complete_rows(
+                    X_rows, observed_rows, lambda *_, estimate=estimate: estimate)
+                if draws is None:
+                    draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
+                draws[index, rows] = completed
+        return draws
 
     def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of imputed values per modelled column: the training range."""

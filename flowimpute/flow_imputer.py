@@ -15,7 +15,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import PowerTransformer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 from torch.nn.functional import logsigmoid
 
@@ -387,8 +386,7 @@ class FlowImputer(BaseFlowImputer):
     def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
         if self.missingness_coef_ is None:
             return super()._imputation_range()
-        return (self._range_low_ * self.scale_ + self.mean_,
-                self._range_high_ * self.scale_ + self.mean_)
+        return self._unstandardize(self._range_low_), self._unstandardize(self._range_high_)
 
     # ------------------------------------------------------------ inference
     def _log_target(self, Z: Tensor, gaps: Tensor, density: FlowDensityMixin) -> Tensor:
@@ -559,29 +557,18 @@ class FlowImputer(BaseFlowImputer):
         draws : ndarray of shape (n_imputations, n_samples, n_features_out)
             Observed entries are identical in every draw.
         """
-        check_is_fitted(self)
-        if not isinstance(n_imputations, Integral) or n_imputations < 1:
-            raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
-        X, observed = self._validate_input(X, reset=False)
+        X, observed = self._validate_draw_request(X, n_imputations)
         rng = check_random_state(random_state)
         seeds = [int(rng.randint(2**31)) for _ in range(n_imputations)]
-        draws = None
-        for rows in self._row_chunks(X.shape[0]):
-            X_rows, observed_rows = X[rows], observed[rows]
-            modelled = observed_rows[:, self.modelled_features_]
-            Z = self._to_latent(self._scaled(X_rows[:, self.modelled_features_], modelled),
-                                modelled)
+
+        def draw_estimates(X_scaled: np.ndarray, modelled: np.ndarray, rows) -> list:
+            Z = self._to_latent(X_scaled, modelled)
             mode = self._conditional_mode(self._initial_fill(Z), modelled)  # shared start
-            for index, seed in enumerate(seeds):
-                member = index % len(self.densities_)
-                completed = self._complete_rows(
-                    X_rows, observed_rows,
-                    lambda _, obs, seed=seed, mode=mode, member=member: self._from_latent(
-                        self._mala(mode, obs, seed, member)))
-                if draws is None:
-                    draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
-                draws[index, rows] = completed
-        return draws
+            return [self._from_latent(self._mala(mode, modelled, seed,
+                                                 index % len(self.densities_)))
+                    for index, seed in enumerate(seeds)]
+
+        return self._complete_draws(X, observed, n_imputations, draw_estimates)
 
 
 def _continue_training(density: FlowDensityMixin, filled: np.ndarray, n_epochs: int,

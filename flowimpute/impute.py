@@ -594,28 +594,13 @@ class VFGImputer(BaseFlowImputer):
         -------
         draws : ndarray of shape (n_imputations, n_samples, n_features_out)
         """
-        check_is_fitted(self)
-        if not isinstance(n_imputations, Integral) or n_imputations < 1:
-            raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
-        X, observed = self._validate_input(X, reset=False)
+        X, observed = self._validate_draw_request(X, n_imputations)
         noise = check_random_state(random_state).standard_normal(
             (n_imputations, X.shape[0], self.latent_dim_))
-        draws = None
-        for rows in self._row_chunks(X.shape[0]):
-            X_rows, observed_rows = X[rows], observed[rows]
-            modelled = observed_rows[:, self.modelled_features_]
-            estimates = [None] * n_imputations   # not called when nothing is missing
-            if (~modelled).any():
-                estimates = self._impute_draws(
-                    self._scaled(X_rows[:, self.modelled_features_], modelled), modelled,
-                    noise[:, rows])
-            for index, estimate in enumerate(estimates):
-                completed = self._complete_rows(
-                    X_rows, observed_rows, lambda *_, estimate=estimate: estimate)
-                if draws is None:
-                    draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
-                draws[index, rows] = completed
-        return draws
+        return self._complete_draws(
+            X, observed, n_imputations,
+            lambda X_scaled, modelled, rows: self._impute_draws(X_scaled, modelled,
+                                                                noise[:, rows]))
 
     def score_samples(self, X) -> np.ndarray:
         """Per-row ELBO of the observed entries, in the units of ``X``.
