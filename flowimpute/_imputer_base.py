@@ -11,6 +11,7 @@ the columns that were not empty at fit time, in scaled units.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -177,8 +178,10 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
         return self._validate_input(X, reset=False)
 
-    def _complete_draws(self, X: np.ndarray, observed: np.ndarray, n_imputations: int,
-                        draw_estimates) -> np.ndarray:
+    def _complete_draws(
+        self, X: np.ndarray, observed: np.ndarray, n_imputations: int,
+        draw_estimates: Callable[[np.ndarray, np.ndarray, slice], Sequence[np.ndarray]],
+    ) -> np.ndarray:
         """Multiple imputation, ``inference_batch_size`` rows at a time:
         ``draw_estimates(X_scaled, observed_modelled, rows)`` returns the
         ``n_imputations`` estimates of a chunk of rows that has missing

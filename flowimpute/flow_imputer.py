@@ -561,7 +561,8 @@ class FlowImputer(BaseFlowImputer):
         rng = check_random_state(random_state)
         seeds = [int(rng.randint(2**31)) for _ in range(n_imputations)]
 
-        def draw_estimates(X_scaled: np.ndarray, modelled: np.ndarray, rows) -> list:
+        def draw_estimates(X_scaled: np.ndarray, modelled: np.ndarray,
+                           rows: slice) -> list[np.ndarray]:
             Z = self._to_latent(X_scaled, modelled)
             mode = self._conditional_mode(self._initial_fill(Z), modelled)  # shared start
             return [self._from_latent(self._mala(mode, modelled, seed,
