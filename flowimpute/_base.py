@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor, nn
 
-from ._training import TrainingConfig, TrainingResult, train
+from ._training import Augmentation, TrainingConfig, TrainingResult, train
 
 #: The precisions an estimator may compute in (its ``dtype`` parameter).
 #: float64 is the default: a matrix product may sum a row's terms in a
@@ -180,12 +180,14 @@ class BaseFlowEstimator(BaseEstimator):
         X_train: Tensor,
         X_validation: Tensor | None,
         seed: int,
+        augment: Augmentation | None = None,
     ) -> TrainingResult:
-        """Train ``module`` and record ``history_`` and ``n_iter_``."""
+        """Train ``module`` (each batch mapped by ``augment``, if given) and
+        record ``history_`` and ``n_iter_``."""
         result = train(
             module, loss_fn, X_train, X_validation,
             self._training_config(type(self).__name__, X_train.shape[0]),
-            torch.Generator().manual_seed(seed),
+            torch.Generator().manual_seed(seed), augment,
         )
         self.history_ = result.history
         self.n_iter_ = result.n_epochs

@@ -9,6 +9,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+#: A map of a training batch (and a generator for its randomness) to the batch trained on.
+Augmentation = Callable[[Tensor, torch.Generator], Tensor]
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -69,9 +72,12 @@ def run_epoch(
     clip_grad_norm: float | None,
     generator: torch.Generator,
     epoch: int,
+    augment: Augmentation | None = None,
 ) -> float:
     """One pass of minibatch steps over ``train_data`` in random order; the
-    row-weighted mean training loss.
+    row-weighted mean training loss. ``augment``, if given, maps each batch
+    (with ``generator`` for its randomness) before the loss, e.g. to add
+    dequantization noise.
 
     Raises
     ------
@@ -82,6 +88,8 @@ def run_epoch(
     epoch_loss = torch.zeros((), dtype=train_data.dtype, device=train_data.device)
     for index in _batches(train_data.shape[0], min(batch_size, train_data.shape[0]), generator):
         batch = train_data[index.to(train_data.device)]
+        if augment is not None:
+            batch = augment(batch, generator)
         loss = loss_fn(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -106,8 +114,12 @@ def train(
     validation_data: Tensor | None,
     config: TrainingConfig,
     generator: torch.Generator,
+    augment: Augmentation | None = None,
 ) -> TrainingResult:
     """Minimize ``loss_fn`` (mean loss of a batch) over ``module``'s parameters with Adam.
+
+    ``augment`` maps each training batch as in :func:`run_epoch`; the
+    validation loss is computed on ``validation_data`` as given.
 
     Early stopping watches the validation loss when ``validation_data`` is
     given, else the training loss: training stops after ``n_iter_no_change``
@@ -129,7 +141,7 @@ def train(
     )
     for epoch in progress:
         train_loss = run_epoch(module, loss_fn, train_data, optimizer, batch_size,
-                               config.clip_grad_norm, generator, epoch)
+                               config.clip_grad_norm, generator, epoch, augment)
         monitored = train_loss
         result.history["train_loss"].append(train_loss)
         if validation_data is not None:

@@ -10,6 +10,7 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import Tensor
 
 from ._base import (
     BaseFlowEstimator,
@@ -18,7 +19,8 @@ from ._base import (
     make_generator,
     seeded_torch,
 )
-from ._training import make_optimizer, run_epoch
+from ._lattice import lattice_steps
+from ._training import Augmentation, make_optimizer, run_epoch
 from .distributions import make_base_distribution
 from .mask_search import MaskSearch
 from .masks import check_masks, parity_masks, random_masks
@@ -29,12 +31,20 @@ from .transforms._mlp import ACTIVATIONS
 #: Rows used for the data-dependent initialization of affine-constant layers.
 _INIT_ROWS = 4096
 
+#: Constraints of the training-noise parameters every flow density takes.
+TRAINING_NOISE_CONSTRAINTS: dict = {
+    "dequantization": [StrOptions({"none", "auto"}), "array-like"],
+    "noise_std": [Interval(Real, 0, None, closed="left")],
+}
+
 
 class FlowDensityMixin(DensityMixin):
     """``fit`` / ``score_samples`` / ``score`` / ``sample`` / ``bits_per_dim``
     for estimators whose fitted ``module_`` is a :class:`~flowimpute.models.Flow`
     of standardized data. Subclasses implement ``_build_flow(X_train, seed)``,
-    given the standardized training rows (a structure search may use them)."""
+    given the standardized training rows (a structure search may use them),
+    and take the training-noise parameters ``dequantization`` and
+    ``noise_std`` (:data:`TRAINING_NOISE_CONSTRAINTS`)."""
 
     def fit(self, X, y=None):
         """Fit the flow to ``X`` by maximum likelihood.
@@ -58,7 +68,7 @@ class FlowDensityMixin(DensityMixin):
         with seeded_torch(seed, self.device_):
             flow = self.module_ = self._new_flow(X_std[train_rows], seed)
             self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
-                             X_train, X_validation, seed)
+                             X_train, X_validation, seed, self._training_noise())
         return self
 
     def _start_fit(self, X) -> tuple[np.ndarray, int]:
@@ -67,10 +77,43 @@ class FlowDensityMixin(DensityMixin):
         self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self._fit_scaler(X)
+        self.dequantization_widths_ = self._dequantization_widths(X)
         self._resolve_compute()
         self.optimizer_ = None
         self._partial_fit_seed = seed = draw_seed(self.random_state)
         return self._standardize(X), seed
+
+    def _dequantization_widths(self, X: np.ndarray) -> np.ndarray:
+        """Each column's dequantization width in the units of ``X`` (0: none)."""
+        if isinstance(self.dequantization, str):
+            if self.dequantization == "auto":
+                return lattice_steps(X)
+            return np.zeros(X.shape[1])
+        widths = np.asarray(self.dequantization, dtype=np.float64)
+        if widths.shape != (X.shape[1],) or not (np.isfinite(widths) & (widths >= 0)).all():
+            raise ValueError(
+                f"dequantization must be 'none', 'auto' or one finite, non-negative width per "
+                f"feature ({X.shape[1]}); got an array of shape {widths.shape}.")
+        return widths
+
+    def _training_noise(self) -> Augmentation | None:
+        """The map that adds training noise to a batch of standardized rows:
+        uniform noise over each column's dequantization width, then Gaussian
+        noise of ``noise_std``; None when there is neither."""
+        widths = self.dequantization_widths_ / self.scale_
+        if not widths.any() and self.noise_std == 0:
+            return None
+        widths_tensor, noise_std = self._to_tensor(widths), self.noise_std
+
+        def add_noise(batch: Tensor, generator: torch.Generator) -> Tensor:
+            uniform = torch.rand(batch.shape, generator=generator, dtype=batch.dtype)
+            noisy = batch + (uniform.to(batch.device) - 0.5) * widths_tensor
+            if noise_std:
+                normal = torch.randn(batch.shape, generator=generator, dtype=batch.dtype)
+                noisy = noisy + noise_std * normal.to(batch.device)
+            return noisy
+
+        return add_noise
 
     def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
         """The flow built from standardized rows (a mask search uses them),
@@ -125,7 +168,8 @@ class FlowDensityMixin(DensityMixin):
             seed = self._partial_fit_seed = draw_seed(self.random_state)
         loss = run_epoch(flow, lambda batch: -flow.log_prob(batch).mean(), data,
                          self.optimizer_, config.batch_size, config.clip_grad_norm,
-                         torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1)
+                         torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1,
+                         self._training_noise())
         self.history_["train_loss"].append(loss)
         self.n_iter_ += 1
         return self
@@ -143,7 +187,9 @@ class FlowDensityMixin(DensityMixin):
             Natural logarithm of the fitted density at each row. The
             standardization applied internally is accounted for by its
             log-Jacobian, so values are comparable with other density
-            estimators fitted on the same data.
+            estimators fitted on the same data. With ``dequantization`` or
+            ``noise_std``, it is the density of the noisy training data: a
+            smoothed version of the data's distribution.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
@@ -253,6 +299,21 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Minimum improvement of the monitored mean negative log-likelihood.
     clip_grad_norm : float or None, default=10.0
         Clip the gradient's global norm to this value.
+    dequantization : {"none", "auto"} or array-like of shape (n_features,), \
+            default="none"
+        Uniform dequantization of discrete columns during training: each
+        training batch gets noise ``U(-w/2, w/2)`` on a column of width
+        ``w``, so the flow learns a smooth density over the column's grid
+        cells instead of spikes at its values. "auto": ``w`` is the grid
+        step of every column with at most 64 distinct values on one evenly
+        spaced grid (counts, ratings, codes, flags), 0 elsewhere; an array
+        gives the widths in the units of ``X``. The fitted density is then
+        that of the dequantized data (see ``score_samples``).
+    noise_std : float, default=0.0
+        Standard deviation of Gaussian noise added to every standardized
+        training batch (noise regularization, Rothfuss et al., 2019): it
+        smooths the fitted density, which helps on small tables at the
+        cost of some sharpness.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
     dtype : {"float64", "float32"}, default="float64"
@@ -282,6 +343,8 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Only with a mask search: its wall time.
     module_ : Flow
         The fitted torch module (acts on standardized data).
+    dequantization_widths_ : ndarray of shape (n_features,)
+        The dequantization width of each column (units of ``X``; 0: none).
     mean_, scale_ : ndarray of shape (n_features,)
         Standardization statistics.
     history_ : dict
@@ -310,6 +373,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
 
     _parameter_constraints: dict = {
         **BaseFlowEstimator._parameter_constraints,
+        **TRAINING_NOISE_CONSTRAINTS,
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "hidden_dims": [tuple, list],
         "mask": [StrOptions({"parity", "random", "search"}), MaskSearch, "array-like"],
@@ -334,6 +398,8 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         n_iter_no_change: int | None = 10,
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
+        dequantization="none",
+        noise_std: float = 0.0,
         device: str = "auto",
         dtype: str = "float64",
         inference_batch_size: int = 4096,
@@ -354,6 +420,8 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
+        self.dequantization = dequantization
+        self.noise_std = noise_std
         self.device = device
         self.dtype = dtype
         self.inference_batch_size = inference_batch_size
@@ -449,6 +517,21 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         Minimum improvement of the monitored mean negative log-likelihood.
     clip_grad_norm : float or None, default=10.0
         Clip the gradient's global norm to this value.
+    dequantization : {"none", "auto"} or array-like of shape (n_features,), \
+            default="none"
+        Uniform dequantization of discrete columns during training: each
+        training batch gets noise ``U(-w/2, w/2)`` on a column of width
+        ``w``, so the flow learns a smooth density over the column's grid
+        cells instead of spikes at its values. "auto": ``w`` is the grid
+        step of every column with at most 64 distinct values on one evenly
+        spaced grid (counts, ratings, codes, flags), 0 elsewhere; an array
+        gives the widths in the units of ``X``. The fitted density is then
+        that of the dequantized data (see ``score_samples``).
+    noise_std : float, default=0.0
+        Standard deviation of Gaussian noise added to every standardized
+        training batch (noise regularization, Rothfuss et al., 2019): it
+        smooths the fitted density, which helps on small tables at the
+        cost of some sharpness.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
     dtype : {"float64", "float32"}, default="float64"
@@ -470,6 +553,8 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
     ----------
     module_ : Flow
         The fitted torch module (acts on standardized data).
+    dequantization_widths_ : ndarray of shape (n_features,)
+        The dequantization width of each column (units of ``X``; 0: none).
     mean_, scale_ : ndarray of shape (n_features,)
         Standardization statistics.
     history_ : dict
@@ -497,6 +582,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
 
     _parameter_constraints: dict = {
         **BaseFlowEstimator._parameter_constraints,
+        **TRAINING_NOISE_CONSTRAINTS,
         "n_flows": [Interval(Integral, 1, None, closed="left")],
         "hidden_dims": [tuple, list],
         "transformer": [StrOptions({"dsf", "ddsf", "affine"})],
@@ -525,6 +611,8 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         n_iter_no_change: int | None = 10,
         tol: float = 1e-4,
         clip_grad_norm: float | None = 10.0,
+        dequantization="none",
+        noise_std: float = 0.0,
         device: str = "auto",
         dtype: str = "float64",
         inference_batch_size: int = 4096,
@@ -547,6 +635,8 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.clip_grad_norm = clip_grad_norm
+        self.dequantization = dequantization
+        self.noise_std = noise_std
         self.device = device
         self.dtype = dtype
         self.inference_batch_size = inference_batch_size

@@ -20,6 +20,7 @@ from torch.nn.functional import logsigmoid
 
 from ._base import draw_seed, make_generator
 from ._imputer_base import BaseFlowImputer
+from ._lattice import lattice_steps
 from ._step_selection import (
     best_count_per_column,
     hide_observed_entries,
@@ -93,6 +94,16 @@ class FlowImputer(BaseFlowImputer):
     transform time. Multiple-imputation draw ``i`` comes from density
     ``i % ensemble_size`` (``sample_posterior``: from one density chosen by
     ``random_state``), so a set of draws mixes the ensemble's conditionals.
+    A list of densities (e.g. ``[NAFDensity(), CouplingFlowDensity()]``)
+    fits ``ensemble_size`` of each kind and averages them all.
+
+    **Discrete columns** (``dequantize=True``). A flow fitted to a column
+    that takes a few values on a grid (counts, ratings, codes) puts sharp
+    spikes on them, and a gradient search on such a density barely moves
+    from its start. Each column whose observed values take at most 64
+    values on one evenly spaced grid gets uniform noise over its grid cell
+    in every training batch (the densities' ``dequantization``), so the
+    density is smooth across cells; imputations stay continuous.
 
     **Heavy tails.** Imputations are clipped to each column's training
     range in every mode, so they cannot explode. ``marginal="yeo-johnson"``
@@ -131,13 +142,19 @@ class FlowImputer(BaseFlowImputer):
 
     Parameters
     ----------
-    density : estimator or None, default=None
+    density : estimator, list of estimators or None, default=None
         A flowimpute flow density (``NAFDensity``, ``CouplingFlowDensity``);
-        cloned, its ``random_state`` and ``device`` set from the imputer's.
-        None: ``NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)``.
+        cloned, its ``random_state``, ``device`` and ``dtype`` set from the
+        imputer's. A list: an ensemble of different kinds (see Ensembles
+        above). None: ``NAFDensity(n_flows=3, hidden_dims=(64, 64),
+        max_epochs=100)``.
     ensemble_size : int, default=1
-        Number of densities fitted with different seeds and averaged (see
-        Ensembles above).
+        Number of densities (of each kind, with a list) fitted with
+        different seeds and averaged (see Ensembles above).
+    dequantize : bool, default=True
+        Give the densities uniform dequantization noise on discrete columns
+        (see Discrete columns above); False leaves the density's own
+        ``dequantization`` setting.
     marginal : {"standard", "yeo-johnson"}, default="standard"
         Per-column transform before the flow: "standard" only standardizes
         (see Heavy tails above).
@@ -196,8 +213,9 @@ class FlowImputer(BaseFlowImputer):
     Attributes
     ----------
     densities_ : list of estimator
-        The ``ensemble_size`` fitted flow densities (of the transformed,
-        standardized columns).
+        The fitted flow densities (of the transformed, standardized
+        columns): ``ensemble_size`` of them, times the length of a
+        ``density`` list, the kinds of a list alternating.
     marginal_ : PowerTransformer or None
         The fitted Yeo-Johnson transform (None with "standard").
     initial_imputer_ : IterativeImputer or None
@@ -231,8 +249,9 @@ class FlowImputer(BaseFlowImputer):
 
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
-        "density": [HasMethods(["fit", "score_samples"]), None],
+        "density": [HasMethods(["fit", "score_samples"]), list, tuple, None],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "dequantize": ["boolean"],
         "marginal": [StrOptions({"yeo-johnson", "standard"})],
         "missing_mechanism": [StrOptions({"mar", "self-masking"})],
         "initial_strategy": [StrOptions({"iterative", "mean"})],
@@ -250,6 +269,7 @@ class FlowImputer(BaseFlowImputer):
         self,
         density=None,
         ensemble_size: int = 1,
+        dequantize: bool = True,
         marginal: str = "standard",
         missing_mechanism: str = "mar",
         initial_strategy: str = "iterative",
@@ -272,6 +292,7 @@ class FlowImputer(BaseFlowImputer):
     ) -> None:
         self.density = density
         self.ensemble_size = ensemble_size
+        self.dequantize = dequantize
         self.marginal = marginal
         self.missing_mechanism = missing_mechanism
         self.initial_strategy = initial_strategy
@@ -344,14 +365,15 @@ class FlowImputer(BaseFlowImputer):
                 keep_empty_features=True).fit(_with_gaps_in_every_column(Z, rng))
         filled = self._initial_fill(Z)
 
-        template = NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100) \
-            if self.density is None else self.density
+        settings = {"device": self.device, "dtype": self.dtype, "verbose": self.verbose}
+        if self.dequantize:
+            settings["dequantization"] = self._latent_lattice_widths(X_scaled, observed)
         self.densities_ = []
         for _ in range(self.ensemble_size):
-            density = clone(template).set_params(
-                random_state=int(rng.randint(2**31)), device=self.device, dtype=self.dtype,
-                verbose=self.verbose)
-            self.densities_.append(density.fit(filled))
+            for template in self._density_templates():
+                density = clone(template).set_params(random_state=int(rng.randint(2**31)),
+                                                     **settings)
+                self.densities_.append(density.fit(filled))
         self.device_ = self.densities_[0].device_
         self.dtype_ = self.densities_[0].dtype_
         self.em_history_ = []
@@ -369,6 +391,34 @@ class FlowImputer(BaseFlowImputer):
                 break
         self.gradient_steps_ = (self._select_gradient_steps(X_scaled, observed, rng)
                                 if self.n_gradient_steps == "auto" else None)
+
+    def _latent_lattice_widths(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """The flow-input-space width of each discrete column's grid cell (0
+        for a continuous column), from its observed entries: the grid step,
+        and with a Yeo-Johnson marginal the median width of the steps'
+        images."""
+        X_observed = np.where(observed, X_scaled, np.nan)
+        steps = lattice_steps(X_observed)
+        if self.marginal_ is None or not steps.any():
+            return steps
+        upper = self.marginal_.transform(X_observed + steps / 2)
+        lower = self.marginal_.transform(X_observed - steps / 2)
+        return np.nan_to_num(np.nanmedian(upper - lower, axis=0)) * (steps > 0)
+
+    def _density_templates(self) -> list:
+        """The densities of one ensemble round: ``density`` as a list."""
+        if self.density is None:
+            return [NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)]
+        if not isinstance(self.density, list | tuple):
+            return [self.density]
+        if not self.density:
+            raise ValueError("density is an empty list: give at least one flow density.")
+        for template in self.density:
+            if not (hasattr(template, "fit") and hasattr(template, "score_samples")):
+                raise TypeError("every element of the density list must be a flow density "
+                                "with fit and score_samples; got "
+                                f"{type(template).__name__}.")
+        return list(self.density)
 
     def _fit_missingness(self, filled: np.ndarray, gaps: np.ndarray) -> None:
         """With self-masking, fit each column's logistic model of its gaps
@@ -582,7 +632,7 @@ def _continue_training(density: FlowDensityMixin, filled: np.ndarray, n_epochs: 
     config = replace(density._training_config(type(density).__name__, len(data)),
                      max_epochs=n_epochs, n_iter_no_change=None)
     train(flow, lambda batch: -flow.log_prob(batch).mean(), data, None, config,
-          torch.Generator().manual_seed(seed))
+          torch.Generator().manual_seed(seed), density._training_noise())
 
 
 def _with_gaps_in_every_column(Z: np.ndarray, rng: np.random.RandomState,

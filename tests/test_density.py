@@ -335,3 +335,41 @@ def test_partial_fit_continues_a_fit_and_checks_the_width(make, gaussian_data):
         flow.partial_fit(gaussian_data[:, :2])
     with pytest.raises(ValueError, match="NaN"):
         make().partial_fit(np.where(gaussian_data == gaussian_data[0, 0], np.nan, gaussian_data))
+
+
+def _codes_and_noise(n_rows: int, seed: int) -> np.ndarray:
+    """Codes 0-4, uniformly, beside an independent standard normal column."""
+    rng = np.random.RandomState(seed)
+    return np.column_stack([rng.randint(0, 5, n_rows).astype(float), rng.normal(size=n_rows)])
+
+
+def test_dequantization_spreads_a_discrete_column_over_its_cells():
+    X = _codes_and_noise(2000, seed=0)
+    cell_offsets = np.random.RandomState(1).uniform(-0.5, 0.5, len(X))
+    X_dequantized = X + np.column_stack([cell_offsets, np.zeros(len(X))])
+    spikes = {}
+    for dequantization in ("auto", "none"):
+        flow = NAFDensity(n_flows=2, hidden_dims=(32,), n_transformer_units=16, max_epochs=100,
+                          dequantization=dequantization, random_state=0).fit(X)
+        spikes[dequantization] = flow.score(X) - flow.score(X + np.array([0.4, 0.0]))
+        if dequantization == "auto":
+            np.testing.assert_array_equal(flow.dequantization_widths_, [1.0, 0.0])
+            # The dequantized data's density: uniform over [-0.5, 4.5) times N(0, 1).
+            true_score = -np.log(5) - 0.5 * np.log(2 * np.pi * np.e)
+            assert abs(flow.score(X_dequantized) - true_score) < 0.1
+    assert abs(spikes["auto"]) < 0.3   # about flat across a cell
+    assert spikes["none"] > 5          # without: spikes at the codes
+
+
+def test_training_noise_is_reproducible_and_changes_the_fit(make):
+    X = _codes_and_noise(300, seed=1)
+    noisy = [make(dequantization="auto", noise_std=0.2).fit(X).score_samples(X[:20])
+             for _ in range(2)]
+    np.testing.assert_array_equal(*noisy)
+    assert not np.allclose(noisy[0], make().fit(X).score_samples(X[:20]))
+
+
+@pytest.mark.parametrize("widths", [[1.0], [1.0, -1.0], [np.nan, 0.0]])
+def test_bad_dequantization_widths_are_named(make, widths):
+    with pytest.raises(ValueError, match="dequantization must be"):
+        make(dequantization=widths).fit(_codes_and_noise(50, seed=0))

@@ -213,3 +213,43 @@ def test_self_masking_keeps_the_imputer_invariants(marginal):
         assert ((imputed >= low) & (imputed <= high)).all()
     np.testing.assert_array_equal(imputer.transform(Z), clone(imputer).fit(
         X_missing).transform(Z))   # same random_state, same output
+
+
+def _integer_and_continuous(n_rows: int = 600) -> np.ndarray:
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 6, n_rows).astype(float)
+    return np.column_stack([codes, codes + rng.normal(scale=0.5, size=n_rows),
+                            rng.normal(size=n_rows)])
+
+
+def test_dequantization_widths_are_the_grid_steps_in_the_flow_space():
+    X = _integer_and_continuous()
+    X_missing = X.copy()
+    X_missing[::5, 0] = np.nan
+    density = CouplingFlowDensity(n_layers=2, hidden_dims=(16,), max_epochs=2)
+    imputer = FlowImputer(density, max_em_iter=0, random_state=0).fit(X_missing)
+    expected = [1.0 / imputer.scale_[0], 0.0, 0.0]
+    np.testing.assert_allclose(imputer.densities_[0].dequantization_widths_, expected)
+    plain = FlowImputer(density, dequantize=False, max_em_iter=0, random_state=0).fit(X_missing)
+    np.testing.assert_array_equal(plain.densities_[0].dequantization_widths_, 0.0)
+    yeo_johnson = FlowImputer(density, marginal="yeo-johnson", max_em_iter=0,
+                              random_state=0).fit(X_missing)
+    widths = yeo_johnson.densities_[0].dequantization_widths_
+    assert widths[0] > 0 and widths[1] == widths[2] == 0
+
+
+def test_a_list_of_densities_is_an_ensemble_of_each_kind():
+    X = _integer_and_continuous(300)
+    X[::4, 2] = np.nan
+    kinds = [CouplingFlowDensity(n_layers=1, hidden_dims=(8,), max_epochs=2),
+             NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=2)]
+    imputer = FlowImputer(kinds, ensemble_size=2, max_em_iter=1, n_gradient_steps=5,
+                          random_state=0).fit(X)
+    assert [type(d).__name__ for d in imputer.densities_] == [
+        "CouplingFlowDensity", "NAFDensity", "CouplingFlowDensity", "NAFDensity"]
+    assert imputer.densities_[0].random_state != imputer.densities_[2].random_state
+    assert not np.isnan(imputer.transform(X)).any()
+    with pytest.raises(ValueError, match="empty list"):
+        FlowImputer([]).fit(X)
+    with pytest.raises(TypeError, match="element of the density list"):
+        FlowImputer([kinds[0], SimpleImputer()]).fit(X)
