@@ -33,7 +33,7 @@ PRESETS = {
                                     ("wine", "MNAR", None)],
                        "seeds": [0], "max_rows": 400, "epochs": 5},
     },
-    # What the README's main command runs: about 45 minutes on 2 CPU cores.
+    # What the README's main command runs: about 35 minutes on 2 CPU cores.
     "default": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
                   "variants": ["VFG (weighted, n_init=3)", "VFG (paper: mean)"]},

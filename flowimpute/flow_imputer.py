@@ -95,7 +95,14 @@ class FlowImputer(BaseFlowImputer):
     ``i % ensemble_size`` (``sample_posterior``: from one density chosen by
     ``random_state``), so a set of draws mixes the ensemble's conditionals.
     A list of densities (e.g. ``[NAFDensity(), CouplingFlowDensity()]``)
-    fits ``ensemble_size`` of each kind and averages them all.
+    fits ``ensemble_size`` of each kind and averages them all: which kind
+    imputes a table better is not known in advance, and the mixture is
+    rarely far from the better one. On 1,000-row samples of six tables
+    (mask seeds 3-4, dequantized, 30 epochs) three NAF and three coupling
+    flows gave a lower test RMSE than the worse of five NAF or five coupling
+    flows in 11 of 12 cases and than the better of them in 6 (within 0.5% in
+    3; geometric mean ratio to the better: 0.986), e.g. wine 0.729 against
+    0.796 (NAF) and 0.875 (coupling).
 
     **Discrete columns** (``dequantize=True``). A flow fitted to a column
     that takes a few values on a grid (counts, ratings, codes) puts sharp

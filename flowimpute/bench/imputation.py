@@ -88,11 +88,9 @@ def imputers(seed: int, epochs: int | None,
         "FlowImputer(Coupling)": lambda: FlowImputer(
             CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), device=device,
             random_state=seed),
-        "FlowImputer(NAF x5)": lambda: FlowImputer(
-            NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), ensemble_size=5,
-            device=device, random_state=seed),
-        "FlowImputer(Coupling x5)": lambda: FlowImputer(
-            CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), ensemble_size=5,
+        "FlowImputer(NAF+Coupling x3)": lambda: FlowImputer(
+            [NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
+             CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap)], ensemble_size=3,
             device=device, random_state=seed),
         "FlowImputer(NAF, self-masking)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
@@ -133,8 +131,8 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)", "FlowImputer(NAF x5)",
-                      "FlowImputer(Coupling x5)", "FlowImputer(NAF, self-masking)",
+FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)",
+                      "FlowImputer(NAF+Coupling x3)", "FlowImputer(NAF, self-masking)",
                       "VFGImputer")
 
 
