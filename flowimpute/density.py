@@ -312,8 +312,8 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added to every standardized
         training batch (noise regularization, Rothfuss et al., 2019): it
-        smooths the fitted density, which helps on small tables at the
-        cost of some sharpness.
+        smooths the fitted density at the cost of sharpness, which can pay
+        on tables of a few hundred rows.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
     dtype : {"float64", "float32"}, default="float64"
@@ -530,8 +530,8 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added to every standardized
         training batch (noise regularization, Rothfuss et al., 2019): it
-        smooths the fitted density, which helps on small tables at the
-        cost of some sharpness.
+        smooths the fitted density at the cost of sharpness, which can pay
+        on tables of a few hundred rows.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; "auto" uses CUDA when available.
     dtype : {"float64", "float32"}, default="float64"

@@ -100,9 +100,9 @@ class FlowImputer(BaseFlowImputer):
     rarely far from the better one. On 1,000-row samples of six tables
     (mask seeds 3-4, dequantized, 30 epochs) three NAF and three coupling
     flows gave a lower test RMSE than the worse of five NAF or five coupling
-    flows in 11 of 12 cases and than the better of them in 6 (within 0.5% in
-    3; geometric mean ratio to the better: 0.986), e.g. wine 0.729 against
-    0.796 (NAF) and 0.875 (coupling).
+    flows in 11 of 12 cases and than the better of them in 7 (higher by less
+    than 0.5% in 2 more; geometric mean ratio to the better: 0.986), e.g.
+    wine 0.729 against 0.796 (NAF) and 0.875 (coupling).
 
     **Discrete columns** (``dequantize=True``). A flow fitted to a column
     that takes a few values on a grid (counts, ratings, codes) puts sharp
