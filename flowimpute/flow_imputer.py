@@ -375,9 +375,10 @@ class FlowImputer(BaseFlowImputer):
         settings = {"device": self.device, "dtype": self.dtype, "verbose": self.verbose}
         if self.dequantize:
             settings["dequantization"] = self._latent_lattice_widths(X_scaled, observed)
+        templates = self._density_templates()
         self.densities_ = []
         for _ in range(self.ensemble_size):
-            for template in self._density_templates():
+            for template in templates:
                 density = clone(template).set_params(random_state=int(rng.randint(2**31)),
                                                      **settings)
                 self.densities_.append(density.fit(filled))
