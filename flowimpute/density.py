@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +21,7 @@ from ._base import (
     seeded_torch,
 )
 from ._lattice import lattice_steps
-from ._training import Augmentation, make_optimizer, run_epoch
+from ._training import Augmentation, make_optimizer, run_epoch, train
 from .distributions import make_base_distribution
 from .mask_search import MaskSearch
 from .masks import check_masks, parity_masks, random_masks
@@ -36,6 +37,11 @@ TRAINING_NOISE_CONSTRAINTS: dict = {
     "dequantization": [StrOptions({"none", "auto"}), "array-like"],
     "noise_std": [Interval(Real, 0, None, closed="left")],
 }
+
+
+def _mean_negative_log_likelihood(flow: Flow):
+    """The training loss of ``flow``: mean negative log-likelihood of a batch."""
+    return lambda batch: -flow.log_prob(batch).mean()
 
 
 class FlowDensityMixin(DensityMixin):
@@ -67,7 +73,7 @@ class FlowDensityMixin(DensityMixin):
         X_validation = None if validation_rows is None else self._to_tensor(X_std[validation_rows])
         with seeded_torch(seed, self.device_):
             flow = self.module_ = self._new_flow(X_std[train_rows], seed)
-            self._fit_module(flow, lambda batch: -flow.log_prob(batch).mean(),
+            self._fit_module(flow, _mean_negative_log_likelihood(flow),
                              X_train, X_validation, seed, self._training_noise())
         return self
 
@@ -166,13 +172,25 @@ class FlowDensityMixin(DensityMixin):
         seed = getattr(self, "_partial_fit_seed", None)
         if seed is None:
             seed = self._partial_fit_seed = draw_seed(self.random_state)
-        loss = run_epoch(flow, lambda batch: -flow.log_prob(batch).mean(), data,
+        loss = run_epoch(flow, _mean_negative_log_likelihood(flow), data,
                          self.optimizer_, config.batch_size, config.clip_grad_norm,
                          torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1,
                          self._training_noise())
         self.history_["train_loss"].append(loss)
         self.n_iter_ += 1
         return self
+
+    def _train_more(self, X: np.ndarray, n_epochs: int, seed: int) -> None:
+        """Warm start: ``n_epochs`` more epochs on ``X`` (units of the fit),
+        with the fitted scaling, training noise and optimizer settings and no
+        early stopping. Other fitted attributes, ``history_`` included, are
+        left as fitted."""
+        flow = self.module_
+        data = self._to_tensor(self._standardize(X))
+        config = replace(self._training_config(type(self).__name__, len(data)),
+                         max_epochs=n_epochs, n_iter_no_change=None)
+        train(flow, _mean_negative_log_likelihood(flow), data, None, config,
+              torch.Generator().manual_seed(seed), self._training_noise())
 
     def score_samples(self, X):
         """Log-density of each row of ``X``, in the units of ``X``.

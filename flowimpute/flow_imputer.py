@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,7 +26,6 @@ from ._step_selection import (
     projected_adam,
     squared_errors,
 )
-from ._training import train
 from .density import FlowDensityMixin, NAFDensity
 
 #: Step counts of the conditional-mode search that ``n_gradient_steps="auto"``
@@ -393,7 +391,7 @@ class FlowImputer(BaseFlowImputer):
             self.em_history_.append(change)
             filled = refilled
             for density in self.densities_:
-                _continue_training(density, filled, self.em_epochs, int(rng.randint(2**31)))
+                density._train_more(filled, self.em_epochs, int(rng.randint(2**31)))
             self._fit_missingness(filled, gaps)
             if change < self.em_tol:
                 break
@@ -628,19 +626,6 @@ class FlowImputer(BaseFlowImputer):
                     for index, seed in enumerate(seeds)]
 
         return self._complete_draws(X, observed, n_imputations, draw_estimates)
-
-
-def _continue_training(density: FlowDensityMixin, filled: np.ndarray, n_epochs: int,
-                       seed: int) -> None:
-    """Warm start: ``n_epochs`` more epochs of ``density`` on the re-imputed
-    table, with its scaling and optimizer settings (early stopping off). Its
-    other fitted attributes and ``history_`` are left as fitted."""
-    flow = density.module_
-    data = density._to_tensor(density._standardize(filled))
-    config = replace(density._training_config(type(density).__name__, len(data)),
-                     max_epochs=n_epochs, n_iter_no_change=None)
-    train(flow, lambda batch: -flow.log_prob(batch).mean(), data, None, config,
-          torch.Generator().manual_seed(seed), density._training_noise())
 
 
 def _with_gaps_in_every_column(Z: np.ndarray, rng: np.random.RandomState,
