@@ -22,7 +22,7 @@ from ._base import (
 )
 from ._lattice import lattice_steps
 from ._training import Augmentation, make_optimizer, run_epoch, train
-from .distributions import make_base_distribution
+from .distributions import BASE_DISTRIBUTION_NAMES, make_base_distribution
 from .mask_search import MaskSearch
 from .masks import check_masks, parity_masks, random_masks
 from .models import Flow, autoregressive_transform, coupling_transform
@@ -31,6 +31,12 @@ from .transforms._mlp import ACTIVATIONS
 
 #: Rows used for the data-dependent initialization of affine-constant layers.
 _INIT_ROWS = 4096
+
+#: Constraints of the base-distribution parameters every flow density takes.
+BASE_CONSTRAINTS: dict = {
+    "base_distribution": [StrOptions(set(BASE_DISTRIBUTION_NAMES))],
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+}
 
 #: Constraints of the training-noise parameters every flow density takes.
 TRAINING_NOISE_CONSTRAINTS: dict = {
@@ -121,11 +127,15 @@ class FlowDensityMixin(DensityMixin):
 
         return add_noise
 
+    def _make_base(self, n_features: int):
+        """The base distribution named by ``base_distribution``."""
+        return make_base_distribution(self.base_distribution, n_features, self.n_components)
+
     def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
         """The flow built from standardized rows (a mask search uses them),
         its data-dependent layers initialized on them."""
         flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=self.dtype_)
-        flow.transform.initialize(self._to_tensor(X_std[:_INIT_ROWS]))
+        flow.initialize(self._to_tensor(X_std[:_INIT_ROWS]), seed)
         return flow
 
     def partial_fit(self, X, y=None):
@@ -297,8 +307,15 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         Conditioner non-linearity.
     log_scale_bound : float, default=3.0
         Bound on each coupling's log-scale (``s = bound * tanh(raw / bound)``).
-    base_distribution : {"normal", "laplace"}, default="normal"
-        Distribution of the latent variables.
+    base_distribution : {"normal", "laplace", "mixture"}, default="normal"
+        Distribution of the latent variables. "mixture": a mixture of
+        ``n_components`` Gaussians with diagonal covariances, trained with
+        the flow and started from k-means on the initial latent rows
+        (:class:`~flowimpute.distributions.GaussianMixtureBase`), for tables
+        made of separate groups.
+    n_components : int, default=8
+        Number of Gaussians of the "mixture" base (ignored otherwise); at
+        most the number of training rows.
     max_epochs : int, default=100
         Maximum passes over the training data.
     batch_size : int or "auto", default=256
@@ -397,7 +414,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         "mask": [StrOptions({"parity", "random", "search"}), MaskSearch, "array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
-        "base_distribution": [StrOptions({"normal", "laplace"})],
+        **BASE_CONSTRAINTS,
     }
 
     def __init__(
@@ -408,6 +425,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         activation: str = "tanh",
         log_scale_bound: float = 3.0,
         base_distribution: str = "normal",
+        n_components: int = 8,
         max_epochs: int = 100,
         batch_size: int = 256,
         learning_rate: float = 1e-3,
@@ -430,6 +448,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         self.activation = activation
         self.log_scale_bound = log_scale_bound
         self.base_distribution = base_distribution
+        self.n_components = n_components
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -471,7 +490,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         transform = coupling_transform(
             self.masks_, hidden_dims, self.activation, self.log_scale_bound
         )
-        return Flow(transform, make_base_distribution(self.base_distribution))
+        return Flow(transform, self._make_base(X_train.shape[1]))
 
 
 class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
@@ -516,8 +535,15 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         Conditioner non-linearity.
     log_scale_bound : float, default=3.0
         Bound on the affine transformer's log-scale (ignored otherwise).
-    base_distribution : {"normal", "laplace"}, default="normal"
-        Distribution of the latent variables.
+    base_distribution : {"normal", "laplace", "mixture"}, default="normal"
+        Distribution of the latent variables. "mixture": a mixture of
+        ``n_components`` Gaussians with diagonal covariances, trained with
+        the flow and started from k-means on the initial latent rows
+        (:class:`~flowimpute.distributions.GaussianMixtureBase`), for tables
+        made of separate groups.
+    n_components : int, default=8
+        Number of Gaussians of the "mixture" base (ignored otherwise); at
+        most the number of training rows.
     max_epochs : int, default=100
         Maximum passes over the training data.
     batch_size : int or "auto", default=256
@@ -608,7 +634,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         "n_transformer_layers": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
-        "base_distribution": [StrOptions({"normal", "laplace"})],
+        **BASE_CONSTRAINTS,
     }
 
     def __init__(
@@ -621,6 +647,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         activation: str = "relu",
         log_scale_bound: float = 3.0,
         base_distribution: str = "normal",
+        n_components: int = 8,
         max_epochs: int = 100,
         batch_size: int = 256,
         learning_rate: float = 1e-3,
@@ -645,6 +672,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         self.activation = activation
         self.log_scale_bound = log_scale_bound
         self.base_distribution = base_distribution
+        self.n_components = n_components
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -672,4 +700,4 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
             X_train.shape[1], self.n_flows, self._make_transformer(),
             check_hidden_dims(self.hidden_dims), self.activation,
         )
-        return Flow(transform, make_base_distribution(self.base_distribution))
+        return Flow(transform, self._make_base(X_train.shape[1]))

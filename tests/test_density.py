@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from flowimpute import CouplingFlowDensity, NAFDensity
+from flowimpute.datasets import ring_of_gaussians_log_density
 
 FAST = dict(n_layers=2, hidden_dims=(16,), max_epochs=5, random_state=0)
 NAF_FAST = dict(n_flows=2, hidden_dims=(16,), n_transformer_units=4, max_epochs=5,
@@ -23,6 +24,8 @@ DENSITIES = {
     "naf_dsf": (NAFDensity, NAF_FAST),
     "naf_ddsf": (NAFDensity, {**NAF_FAST, "transformer": "ddsf"}),
     "naf_affine": (NAFDensity, {**NAF_FAST, "transformer": "affine"}),
+    "coupling_mixture": (CouplingFlowDensity,
+                         {**FAST, "base_distribution": "mixture", "n_components": 3}),
 }
 
 
@@ -55,6 +58,31 @@ def test_beats_a_single_gaussian_on_held_out_data(ring):
     flow = CouplingFlowDensity(n_layers=6, max_epochs=60, random_state=0).fit(X_train)
     gaussian = GaussianMixture(n_components=1, random_state=0).fit(X_train)
     assert flow.score(X_test) > gaussian.score(X_test) + 0.2
+
+
+@pytest.mark.parametrize("estimator, settings", [
+    (CouplingFlowDensity, dict(n_layers=2)), (NAFDensity, dict(n_flows=1))])
+def test_mixture_base_fits_separate_groups_and_integrates_to_one(ring, estimator, settings):
+    """Six separate Gaussians: a flow onto one Gaussian must tear the plane
+    apart to fit them; a mixture base of six components fits them at once."""
+    X_train, X_test = ring(3000, seed=0), ring(1000, seed=1)
+    settings = dict(settings, max_epochs=20, random_state=0)
+    plain = estimator(**settings).fit(X_train)
+    mixture = estimator(base_distribution="mixture", n_components=6, **settings).fit(X_train)
+    truth = ring_of_gaussians_log_density(X_test).mean()
+    assert mixture.score(X_test) > plain.score(X_test) + 0.3
+    assert mixture.score(X_test) > truth - 0.15
+    edges = np.linspace(-5, 5, 401)
+    centers = (edges[:-1] + edges[1:]) / 2
+    grid = np.stack(np.meshgrid(centers, centers), axis=-1).reshape(-1, 2)
+    mass = np.exp(mixture.score_samples(grid)).sum() * (edges[1] - edges[0]) ** 2
+    assert abs(mass - 1.0) < 0.02
+
+
+def test_mixture_base_needs_as_many_rows_as_components():
+    with pytest.raises(ValueError, match="8 components needs at least 8 training rows"):
+        CouplingFlowDensity(base_distribution="mixture", validation_fraction=0,
+                            **FAST).fit(np.random.RandomState(0).normal(size=(5, 2)))
 
 
 def test_density_is_in_the_units_of_the_data(make, gaussian_data):

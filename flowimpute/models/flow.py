@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..distributions import StandardLaplace, StandardNormal
+from ..distributions import GaussianMixtureBase, StandardLaplace, StandardNormal
 from ..transforms import (
     AffineConstant,
     AffineCoupling,
@@ -26,14 +26,21 @@ class Flow(nn.Module):
     ----------
     transform : Transform
         Maps data to the base space.
-    base : StandardNormal or StandardLaplace
-        Base distribution.
+    base : StandardNormal, StandardLaplace or GaussianMixtureBase
+        Base distribution (a mixture's parameters are trained with the flow).
     """
 
-    def __init__(self, transform: Transform, base: StandardNormal | StandardLaplace):
+    def __init__(self, transform: Transform,
+                 base: StandardNormal | StandardLaplace | GaussianMixtureBase):
         super().__init__()
         self.transform = transform
         self.base = base
+
+    @torch.no_grad()
+    def initialize(self, x: Tensor, seed: int) -> None:
+        """Data-dependent initialization from a batch ``x``: the transform's
+        layers, then the base distribution on the transformed batch."""
+        self.base.initialize(self.transform.initialize(x), seed)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Per-row log-density of ``x``."""
