@@ -4,10 +4,12 @@ learned mixture of Gaussians."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor, nn
 
 
@@ -107,14 +109,21 @@ class GaussianMixtureBase(nn.Module):
             raise ValueError(f"A mixture base of {n_components} components needs at least "
                              f"{n_components} training rows, got {z.shape[0]}.")
         points = z.detach().to("cpu", torch.float64).numpy()
-        labels = KMeans(n_components, n_init=3, random_state=seed).fit_predict(points)
+        with warnings.catch_warnings():
+            # Fewer distinct rows than components: handled below (empty clusters).
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = KMeans(n_components, n_init=3, random_state=seed).fit_predict(points)
         counts = np.bincount(labels, minlength=n_components)
-        means = np.stack([points[labels == k].mean(0) for k in range(n_components)])
-        scales = np.stack([points[labels == k].std(0) for k in range(n_components)])
+        means = np.tile(points.mean(0), (n_components, 1))
+        scales = np.tile(points.std(0), (n_components, 1))
+        for k in np.flatnonzero(counts):
+            means[k], scales[k] = points[labels == k].mean(0), points[labels == k].std(0)
         self.means.copy_(torch.as_tensor(means))
         self.log_scales.copy_(torch.as_tensor(np.log(np.maximum(scales,
                                                                 self.MIN_INITIAL_SCALE))))
-        self.logits.copy_(torch.as_tensor(np.log(counts / counts.sum())))
+        # An empty cluster starts as a broad component of little weight.
+        weights = np.maximum(counts, 1e-3) / counts.sum()
+        self.logits.copy_(torch.as_tensor(np.log(weights)))
 
     def log_prob(self, z: Tensor) -> Tensor:
         """Per-row log-density of ``z`` of shape (n, d)."""

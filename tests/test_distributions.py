@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -96,6 +97,18 @@ def test_mixture_clusters_of_repeated_rows_do_not_start_as_spikes():
     base.initialize(z, seed=0)
     assert (base.log_scales.exp() >= GaussianMixtureBase.MIN_INITIAL_SCALE).all()
     assert torch.isfinite(base.log_prob(z)).all()
+
+
+def test_mixture_with_fewer_distinct_rows_than_components_stays_finite():
+    z = torch.tensor([[0.0, 1.0]] * 6 + [[3.0, -1.0]] * 4, dtype=torch.float64)
+    base = GaussianMixtureBase(2, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        base.initialize(z, seed=0)
+    assert all(torch.isfinite(p).all() for p in base.parameters())
+    assert torch.isfinite(base.log_prob(z)).all()
+    weights = torch.softmax(base.logits.detach(), 0)
+    assert abs(float(weights.max()) - 0.6) < 0.01
 
 
 def test_mixture_needs_as_many_rows_as_components():
