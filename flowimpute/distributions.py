@@ -13,13 +13,17 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor, nn
 
 
-class StandardNormal:
+class _FixedDistribution:
+    """A base distribution without parameters: nothing to initialize."""
+
+    def initialize(self, z: Tensor, seed: int) -> None:
+        """Nothing to learn from ``z``."""
+
+
+class StandardNormal(_FixedDistribution):
     """Isotropic standard normal, N(0, I)."""
 
     name = "normal"
-
-    def initialize(self, z: Tensor, seed: int) -> None:
-        """Nothing to learn: a fixed distribution."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         """Per-row log-density of ``z`` of shape (n, d)."""
@@ -39,13 +43,10 @@ class StandardNormal:
         )
 
 
-class StandardLaplace:
+class StandardLaplace(_FixedDistribution):
     """Independent standard Laplace coordinates, density ``exp(-|z|) / 2`` each."""
 
     name = "laplace"
-
-    def initialize(self, z: Tensor, seed: int) -> None:
-        """Nothing to learn: a fixed distribution."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         """Per-row log-density of ``z`` of shape (n, d)."""
