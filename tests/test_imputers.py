@@ -19,8 +19,8 @@ IMPUTERS = {
         random_state=0), **kw}),   # n_gradient_steps="auto": chosen per column
     "flow_coupling_ensemble": lambda **kw: FlowImputer(**{**dict(
         density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
-        ensemble_size=2, max_em_iter=1, em_epochs=1, n_mcmc_steps=10,
-        random_state=0), **kw}),
+        ensemble_size=2, max_em_iter=1, em_epochs=1, n_mcmc_steps=10, point_estimate="mean",
+        n_mean_chains=3, random_state=0), **kw}),   # the MALA mean in transform
     "flow_naf_mean_start": lambda **kw: FlowImputer(**{**dict(
         density=NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=3),
         initial_strategy="mean", marginal="standard", max_em_iter=1, em_epochs=1,

@@ -17,6 +17,9 @@ ESTIMATORS = [
     VFGImputer(max_epochs=2, hidden_dims=(8,), random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,
                 em_epochs=1, n_gradient_steps=5, random_state=0),
+    FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), ensemble_size=2,
+                max_em_iter=1, em_epochs=1, n_gradient_steps=5, point_estimate="auto",
+                n_mcmc_steps=6, n_mean_chains=2, random_state=0),
 ]
 
 
