@@ -91,7 +91,7 @@ def imputers(seed: int, epochs: int | None,
         "FlowImputer(NAF+Coupling x3)": lambda: FlowImputer(
             [NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
              CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap)], ensemble_size=3,
-            device=device, random_state=seed),
+            point_estimate="auto", device=device, random_state=seed),
         "FlowImputer(NAF, self-masking)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
             missing_mechanism="self-masking", device=device, random_state=seed),
