@@ -99,7 +99,7 @@ def mala(start: Tensor, free: Tensor, log_target: LogTarget, low: Tensor, high: 
             rate = 1.0 / math.sqrt(iteration + 1)
             step = step * torch.exp(rate * (accept.to(step.dtype).unsqueeze(1)
                                             - TARGET_ACCEPTANCE))
-        else:
+        elif average:
             total = total + z
     return total / (n_steps - n_burn_in) if average else z
 
