@@ -78,7 +78,7 @@ def mala(start: Tensor, free: Tensor, log_target: LogTarget, low: Tensor, high: 
     z = start
     step = torch.full((start.shape[0], 1), INITIAL_STEP_SIZE, dtype=start.dtype,
                       device=start.device)
-    total = torch.zeros_like(start)
+    total = torch.zeros_like(start) if average else None
     log_p, gradient = log_target(z)
     gradient = gradient * free
     for iteration in range(n_steps):

@@ -608,9 +608,9 @@ class FlowImputer(BaseFlowImputer):
         rows = np.flatnonzero((~observed).any(axis=1))
         low, high = self._bounds()
         make_noise = shared_noise if average else independent_noise
-        generator = make_generator(seed, self.device_)
+        generator = None
         for block in self._row_chunks(rows.size):
-            if average:   # every chunk replays the same noise
+            if generator is None or average:   # averaging chunks replay the same noise
                 generator = make_generator(seed, self.device_)
             chunk = rows[block]
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
