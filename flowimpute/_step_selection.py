@@ -59,7 +59,7 @@ def squared_errors(estimate: np.ndarray, truth: np.ndarray, hidden: np.ndarray) 
 
 
 def hide_observed_entries(
-    observed: np.ndarray, rng: np.random.RandomState
+    observed: np.ndarray, rng: np.random.RandomState, max_rows: int = SELECTION_ROWS
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows for the choice and the observed entries hidden in them.
 
@@ -67,18 +67,20 @@ def hide_observed_entries(
     ----------
     observed : ndarray of bool, shape (n_rows, n_columns)
     rng : RandomState
+    max_rows : int, default=SELECTION_ROWS
+        Rows used for the choice, at most.
 
     Returns
     -------
     rows : ndarray of int
-        Up to :data:`SELECTION_ROWS` distinct rows.
+        Up to ``max_rows`` distinct rows.
     hidden : ndarray of bool, shape (len(rows), n_columns)
         About :data:`SELECTION_FRACTION` of their observed entries; a row
         keeps at least one observed entry (a row that would lose them all
         loses none).
     """
     n_rows = observed.shape[0]
-    rows = rng.choice(n_rows, min(n_rows, SELECTION_ROWS), replace=False)
+    rows = rng.choice(n_rows, min(n_rows, max_rows), replace=False)
     seen = observed[rows]
     hidden = seen & (rng.uniform(size=seen.shape) < SELECTION_FRACTION)
     hidden &= (seen & ~hidden).any(axis=1, keepdims=True)

@@ -9,6 +9,7 @@ from sklearn.impute import SimpleImputer
 from torch.nn.utils import parameters_to_vector
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
+from flowimpute import flow_imputer
 from flowimpute.flow_imputer import GRADIENT_STEP_CANDIDATES, MEAN_WEIGHT_CANDIDATES
 
 COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
@@ -143,6 +144,26 @@ def test_point_estimate_mean_follows_a_skewed_conditional():
     halves = np.concatenate([imputer.transform(X_missing[:120]), imputer.transform(
         X_missing[120:])])[:, 1]
     np.testing.assert_allclose(halves, mean, rtol=0, atol=1e-10)   # row-independent
+
+
+def test_mean_weight_is_chosen_on_a_bounded_number_of_entries(monkeypatch):
+    chosen_on = []
+    hide = flow_imputer.hide_observed_entries
+
+    def recording_hide(observed, rng, max_rows=flow_imputer.SELECTION_ROWS):
+        rows, hidden = hide(observed, rng, max_rows)
+        chosen_on.append(len(rows))
+        return rows, hidden
+
+    monkeypatch.setattr(flow_imputer, "hide_observed_entries", recording_hide)
+    X = np.random.RandomState(0).normal(size=(1500, 10))
+    X[::3, 0] = np.nan
+    FlowImputer(CouplingFlowDensity(n_layers=1, hidden_dims=(8,), max_epochs=1),
+                point_estimate="auto", max_em_iter=0, n_mcmc_steps=4, n_mean_chains=1,
+                random_state=0).fit(X)
+    # Step counts: up to 2,000 rows; the weight: rows holding ~6,000 observed entries.
+    entries_per_row = 10 - 1 / 3
+    assert chosen_on == [1500, int(np.ceil(flow_imputer.MEAN_WEIGHT_ENTRIES / entries_per_row))]
 
 
 def test_mean_weight_is_chosen_only_under_auto(gaussian_imputer):
