@@ -11,6 +11,7 @@ that recovered its hidden entries best.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,13 +59,37 @@ def squared_errors(estimate: np.ndarray, truth: np.ndarray, hidden: np.ndarray) 
     return np.where(hidden, (estimate - truth) ** 2, 0.0).sum(axis=0)
 
 
+@dataclass(frozen=True)
+class HiddenEntries:
+    """Observed training entries hidden to be imputed for a choice at fit.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        The training rows used.
+    truth : ndarray of shape (len(rows), n_columns)
+        Their values (as given: scaled, missing entries arbitrary).
+    hidden : ndarray of bool, shape (len(rows), n_columns)
+        The observed entries hidden.
+    kept : ndarray of bool, shape (len(rows), n_columns)
+        The observed entries left visible.
+    """
+
+    rows: np.ndarray
+    truth: np.ndarray
+    hidden: np.ndarray
+    kept: np.ndarray
+
+
 def hide_observed_entries(
-    observed: np.ndarray, rng: np.random.RandomState, max_rows: int = SELECTION_ROWS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for the choice and the observed entries hidden in them.
+    X: np.ndarray, observed: np.ndarray, rng: np.random.RandomState,
+    max_rows: int = SELECTION_ROWS,
+) -> HiddenEntries:
+    """Choose rows for a choice at fit and hide some of their observed entries.
 
     Parameters
     ----------
+    X : ndarray of shape (n_rows, n_columns)
     observed : ndarray of bool, shape (n_rows, n_columns)
     rng : RandomState
     max_rows : int, default=SELECTION_ROWS
@@ -72,19 +97,17 @@ def hide_observed_entries(
 
     Returns
     -------
-    rows : ndarray of int
-        Up to ``max_rows`` distinct rows.
-    hidden : ndarray of bool, shape (len(rows), n_columns)
-        About :data:`SELECTION_FRACTION` of their observed entries; a row
-        keeps at least one observed entry (a row that would lose them all
-        loses none).
+    HiddenEntries
+        Up to ``max_rows`` distinct rows, about :data:`SELECTION_FRACTION`
+        of their observed entries hidden; a row keeps at least one observed
+        entry (a row that would lose them all loses none).
     """
     n_rows = observed.shape[0]
     rows = rng.choice(n_rows, min(n_rows, max_rows), replace=False)
     seen = observed[rows]
     hidden = seen & (rng.uniform(size=seen.shape) < SELECTION_FRACTION)
     hidden &= (seen & ~hidden).any(axis=1, keepdims=True)
-    return rows, hidden
+    return HiddenEntries(rows=rows, truth=X[rows], hidden=hidden, kept=seen & ~hidden)
 
 
 def best_count_per_column(

@@ -588,23 +588,21 @@ class FlowImputer(BaseFlowImputer):
         :data:`GRADIENT_STEP_CANDIDATES`) that best recovers hidden training
         entries (:mod:`flowimpute._step_selection`; standardized scale). The
         rows were seen in training, so the errors are in-sample."""
-        rows, hidden = hide_observed_entries(observed, rng)
-        kept = observed[rows] & ~hidden
-        truth = X_scaled[rows]
-        start = self._initial_fill(self._to_latent(truth, kept))
-        errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), truth.shape[1]))
+        held = hide_observed_entries(X_scaled, observed, rng)
+        start = self._initial_fill(self._to_latent(held.truth, held.kept))
+        errors = np.zeros((len(GRADIENT_STEP_CANDIDATES), held.truth.shape[1]))
 
-        errors[0] = squared_errors(self._from_latent(start), truth, hidden)
+        errors[0] = squared_errors(self._from_latent(start), held.truth, held.hidden)
         stops = {count: index for index, count in enumerate(GRADIENT_STEP_CANDIDATES)}
         search = self._mode_search(self._to_tensor(start),
-                                   torch.as_tensor(~kept, device=self.device_),
+                                   torch.as_tensor(~held.kept, device=self.device_),
                                    max(GRADIENT_STEP_CANDIDATES),
-                                   torch.as_tensor(~observed[rows], device=self.device_))
+                                   torch.as_tensor(~observed[held.rows], device=self.device_))
         for step, current in search:
             if step in stops:
                 errors[stops[step]] = squared_errors(self._from_latent(current.cpu().numpy()),
-                                                     truth, hidden)
-        return best_count_per_column(errors, hidden, GRADIENT_STEP_CANDIDATES)
+                                                     held.truth, held.hidden)
+        return best_count_per_column(errors, held.hidden, GRADIENT_STEP_CANDIDATES)
 
     def _langevin(self, start: np.ndarray, observed: np.ndarray, seed: int, member: int,
                   average: bool = False) -> np.ndarray:
@@ -681,17 +679,17 @@ class FlowImputer(BaseFlowImputer):
         if self.missingness_coef_ is not None:
             return 0.0
         entries_per_row = max(float(observed.sum(axis=1).mean()), 1.0)
-        rows, hidden = hide_observed_entries(
-            observed, rng, min(SELECTION_ROWS, int(np.ceil(MEAN_WEIGHT_ENTRIES / entries_per_row))))
-        if not hidden.any():
+        held = hide_observed_entries(
+            X_scaled, observed, rng,
+            min(SELECTION_ROWS, int(np.ceil(MEAN_WEIGHT_ENTRIES / entries_per_row))))
+        if not held.hidden.any():
             return 0.0
-        kept = observed[rows] & ~hidden
-        truth = X_scaled[rows]
-        mode = self._conditional_mode(self._initial_fill(self._to_latent(truth, kept)), kept)
+        mode = self._conditional_mode(
+            self._initial_fill(self._to_latent(held.truth, held.kept)), held.kept)
         mode_estimate = self._from_latent(mode)
-        mean_estimate = self._conditional_mean(mode, kept)
+        mean_estimate = self._conditional_mean(mode, held.kept)
         errors = [squared_errors((1 - weight) * mode_estimate + weight * mean_estimate,
-                                 truth, hidden).sum()
+                                 held.truth, held.hidden).sum()
                   for weight in MEAN_WEIGHT_CANDIDATES]
         return MEAN_WEIGHT_CANDIDATES[int(np.argmin(errors))]
 

@@ -556,11 +556,9 @@ class VFGImputer(BaseFlowImputer):
         :data:`GAP_STEP_CANDIDATES`) that best recovers hidden training
         entries (:mod:`flowimpute._step_selection`). In-sample: the rows
         were seen in training."""
-        rows, hidden = hide_observed_entries(observed, rng)
-        kept = observed[rows] & ~hidden
-        truth = X_scaled[rows]
-        n_columns = truth.shape[1]
-        chunk = self._to_tensor(self._pack(np.where(kept, truth, 0.0), kept))
+        held = hide_observed_entries(X_scaled, observed, rng)
+        n_columns = held.truth.shape[1]
+        chunk = self._to_tensor(self._pack(np.where(held.kept, held.truth, 0.0), held.kept))
         leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
         snapshots = self._gap_snapshots(leaves, entry_observed, leaf_visible,
                                         list(GAP_STEP_CANDIDATES))
@@ -568,8 +566,8 @@ class VFGImputer(BaseFlowImputer):
         for index, count in enumerate(GAP_STEP_CANDIDATES):
             estimate = self._estimate(chunk[:, :n_columns], snapshots[count], entry_observed,
                                       leaf_visible).cpu().numpy()
-            errors[index] = squared_errors(estimate, truth, hidden)
-        return best_count_per_column(errors, hidden, GAP_STEP_CANDIDATES)
+            errors[index] = squared_errors(estimate, held.truth, held.hidden)
+        return best_count_per_column(errors, held.hidden, GAP_STEP_CANDIDATES)
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several plausible completions of ``X`` (multiple imputation).

@@ -8,8 +8,7 @@ from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from torch.nn.utils import parameters_to_vector
 
-from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
-from flowimpute import flow_imputer
+from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, flow_imputer
 from flowimpute.flow_imputer import GRADIENT_STEP_CANDIDATES, MEAN_WEIGHT_CANDIDATES
 
 COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
@@ -150,10 +149,10 @@ def test_mean_weight_is_chosen_on_a_bounded_number_of_entries(monkeypatch):
     chosen_on = []
     hide = flow_imputer.hide_observed_entries
 
-    def recording_hide(observed, rng, max_rows=flow_imputer.SELECTION_ROWS):
-        rows, hidden = hide(observed, rng, max_rows)
-        chosen_on.append(len(rows))
-        return rows, hidden
+    def recording_hide(X, observed, rng, max_rows=flow_imputer.SELECTION_ROWS):
+        held = hide(X, observed, rng, max_rows)
+        chosen_on.append(len(held.rows))
+        return held
 
     monkeypatch.setattr(flow_imputer, "hide_observed_entries", recording_hide)
     X = np.random.RandomState(0).normal(size=(1500, 10))
