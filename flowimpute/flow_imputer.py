@@ -240,7 +240,9 @@ class FlowImputer(BaseFlowImputer):
         needs the weight chosen at fit.
     n_mean_chains : int, default=6
         MALA chains averaged for the conditional mean (with an ensemble,
-        chain ``i`` runs under density ``i % len(densities_)``).
+        chain ``i`` runs under density ``i % len(densities_)``, so with
+        more densities than chains the later ones take no part in the mean:
+        use a multiple of ``len(densities_)``).
     sample_posterior : bool, default=False
         ``transform`` returns one MALA draw (seeded by ``random_state``)
         instead of the conditional mode.
