@@ -98,13 +98,13 @@ class FlowImputer(BaseFlowImputer):
     (0, 0.25, 0.5, 0.75, 1) for all columns, chosen at fit like the step
     counts, on a fresh set of hidden entries in training rows holding up to
     6,000 observed entries (with the self-masking mechanism it keeps the
-    mode). It pays with an ensemble: in
-    the benchmark report (three NAF and three coupling flows, 1,000-row
-    samples, masks 0-2, 30 epochs) "auto" gave a lower test RMSE than the
-    mode in 23 of 33 runs and a higher one in 7 (geometric mean ratio
-    0.983; median RMSE e.g. the VFG paper's synthetic table 0.211 -> 0.197,
-    Letter 0.666 -> 0.640, California MAR 0.862 -> 0.825), at twice the fit
-    time and three times the transform time. With one density the chains
+    mode). It pays with an ensemble: in the benchmark report (three NAF and
+    three coupling flows, 1,000-row samples, masks 0-2, 30 epochs) "auto"
+    gave a lower test RMSE than the mode in 23 of 33 runs and a higher one
+    in 7 (geometric mean ratio 0.983; median RMSE e.g. the VFG paper's
+    synthetic table 0.211 -> 0.197, Letter 0.666 -> 0.640, California MAR
+    0.862 -> 0.825), at twice the fit time and three times the transform
+    time. With one density the chains
     follow that density's sharper, noisier conditional and the choice on
     training rows is less reliable: on 1,000-row samples of five tables
     (mask seed 5) "auto" was lower than the mode in 3 of 5 cases with NAF
