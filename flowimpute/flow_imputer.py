@@ -570,6 +570,12 @@ class FlowImputer(BaseFlowImputer):
             out[chunk] = torch.where(finite, result, z).cpu().numpy()
         return out
 
+    def _mode(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """The transform's conditional mode (flow input space): the search
+        from the initial fill of the missing entries."""
+        return self._conditional_mode(
+            self._initial_fill(self._to_latent(X_scaled, observed)), observed)
+
     def _steps_per_column(self, n_columns: int) -> np.ndarray:
         """The transform's step counts: ``n_gradient_steps`` as set now (it
         may be changed after fit), or the per-column choice made at fit."""
@@ -686,8 +692,7 @@ class FlowImputer(BaseFlowImputer):
             min(SELECTION_ROWS, int(np.ceil(MEAN_WEIGHT_ENTRIES / entries_per_row))))
         if not held.hidden.any():
             return 0.0
-        mode = self._conditional_mode(
-            self._initial_fill(self._to_latent(held.truth, held.kept)), held.kept)
+        mode = self._mode(held.truth, held.kept)
         mode_estimate = self._from_latent(mode)
         mean_estimate = self._conditional_mean(mode, held.kept)
         errors = [squared_errors((1 - weight) * mode_estimate + weight * mean_estimate,
@@ -697,8 +702,7 @@ class FlowImputer(BaseFlowImputer):
 
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The point imputation, or with ``sample_posterior`` one MALA draw."""
-        Z = self._to_latent(X_scaled, observed)
-        mode = self._conditional_mode(self._initial_fill(Z), observed)
+        mode = self._mode(X_scaled, observed)
         if not self.sample_posterior:
             return self._point_estimate(mode, observed)
         seed = draw_seed(self.random_state)
@@ -725,8 +729,7 @@ class FlowImputer(BaseFlowImputer):
 
         def draw_estimates(X_scaled: np.ndarray, modelled: np.ndarray,
                            rows: slice) -> list[np.ndarray]:
-            Z = self._to_latent(X_scaled, modelled)
-            mode = self._conditional_mode(self._initial_fill(Z), modelled)  # shared start
+            mode = self._mode(X_scaled, modelled)  # shared start
             return [self._from_latent(self._langevin(mode, modelled, seed,
                                                  index % len(self.densities_)))
                     for index, seed in enumerate(seeds)]
