@@ -16,6 +16,7 @@ from flowimpute.transforms import (
     MaskedAutoregressive,
     Permutation,
 )
+from flowimpute.transforms.monotone import monotone_inverse
 
 N_FEATURES = 5
 
@@ -175,3 +176,19 @@ def test_coupling_rejects_bad_masks(mask, message):
 def test_permutation_rejects_non_permutation():
     with pytest.raises(ValueError, match="exactly once"):
         Permutation([0, 0, 1])
+
+
+def test_monotone_inverse_escapes_newton_cycles():
+    """Near a root where the slope is infinite (a square-root bend), Newton
+    steps jump from one side of the root to the other and back, staying
+    inside the bracket; bisection must take over."""
+    root = 0.3
+
+    def bend(x):
+        u = x - root
+        return torch.sign(u) * u.abs().sqrt() + 1e-3 * u, torch.log(0.5 / u.abs().sqrt() + 1e-3)
+
+    y = torch.tensor([0.0, 0.2, -0.5], dtype=torch.float64)
+    x = monotone_inverse(bend, y)
+    torch.testing.assert_close(bend(x)[0], y, atol=1e-12, rtol=0)
+    assert float(x[0]) == pytest.approx(root, abs=1e-12)

@@ -205,10 +205,12 @@ def monotone_inverse(
 
     ``function`` returns ``(f(x), log f'(x))``. The bracket starts at [-1, 1]
     and doubles until it contains the root (up to ``|x| <= bound``). Inside
-    it, safeguarded Newton steps (a Newton step that leaves the bracket is
-    replaced by bisection; every evaluation shrinks the bracket) converge
-    quadratically near the root, in a handful of evaluations where
-    bisection alone needs about 55. Iteration stops when, for every
+    it, safeguarded Newton steps converge quadratically near the root, in a
+    handful of evaluations where bisection alone needs about 55: a Newton
+    step is replaced by bisection when it leaves the bracket or is not at
+    most half the previous step (far from the root, Newton can bounce
+    between the two sides of a bend without converging; the rule guarantees
+    the bracket at least halves every two steps). Iteration stops when, for every
     element, the step or the residual ``f(x) - y`` is within a few ulps.
     Elements whose root lies beyond ``bound`` are returned clamped to
     ``+-bound``. Vectorized over all elements; no gradients.
@@ -224,6 +226,7 @@ def monotone_inverse(
             lo = torch.where(grow_lo, (2 * lo).clamp_min(-bound), lo)
             hi = torch.where(grow_hi, (2 * hi).clamp_max(bound), hi)
         x = 0.5 * (lo + hi)
+        previous_step = hi - lo
         tolerance = 4 * torch.finfo(y.dtype).eps
         for _ in range(max_iter):
             value, log_derivative = function(x)
@@ -231,10 +234,13 @@ def monotone_inverse(
             lo = torch.where(below, x, lo)
             hi = torch.where(below, hi, x)
             newton = x - (value - y) * torch.exp(-log_derivative)
-            inside = (newton >= lo) & (newton <= hi)
-            x_next = torch.where(inside, newton, 0.5 * (lo + hi))
-            moving = (x_next - x).abs() > tolerance * x.abs().clamp_min(1.0)
+            accept = (newton >= lo) & (newton <= hi) & (
+                (newton - x).abs() <= 0.5 * previous_step)
             missing = (value - y).abs() > tolerance * y.abs().clamp_min(1.0)
+            # An element already at its root stays there.
+            x_next = torch.where(missing, torch.where(accept, newton, 0.5 * (lo + hi)), x)
+            previous_step = (x_next - x).abs()
+            moving = previous_step > tolerance * x.abs().clamp_min(1.0)
             x = x_next
             if not bool((moving & missing).any()):
                 break
