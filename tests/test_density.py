@@ -24,6 +24,7 @@ DENSITIES = {
     "naf_dsf": (NAFDensity, NAF_FAST),
     "naf_ddsf": (NAFDensity, {**NAF_FAST, "transformer": "ddsf"}),
     "naf_affine": (NAFDensity, {**NAF_FAST, "transformer": "affine"}),
+    "naf_spline": (NAFDensity, {**NAF_FAST, "transformer": "spline"}),
     "coupling_mixture": (CouplingFlowDensity,
                          {**FAST, "base_distribution": "mixture", "n_components": 3}),
 }

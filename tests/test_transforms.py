@@ -15,6 +15,7 @@ from flowimpute.transforms import (
     LULinear,
     MaskedAutoregressive,
     Permutation,
+    RationalQuadraticSpline,
 )
 from flowimpute.transforms.monotone import monotone_inverse
 
@@ -61,6 +62,11 @@ TRANSFORMS = {
         N_FEATURES, 2, DeepDenseSigmoidalTransformer(8), (16, 16), "elu"),
     "naf_flow_ddsf": lambda: autoregressive_transform(
         N_FEATURES, 2, DeepDenseSigmoidalTransformer(8, n_layers=2), (16,), "relu"),
+    # bound 3: the test rows (sd 2, tails at 8) reach both the spline and its linear tails
+    "made_spline": lambda: MaskedAutoregressive(RationalQuadraticSpline(6, bound=3.0),
+                                                [1, 3, 0, 2, 4], (16,)),
+    "naf_flow_spline": lambda: autoregressive_transform(
+        N_FEATURES, 2, RationalQuadraticSpline(8), (16, 16), "relu"),
 }
 
 
@@ -68,8 +74,11 @@ TRANSFORMS = {
 #: far from 0 a unit's slope (softplus) nears 0, the map flattens outside a
 #: narrow band, and the preimage of y ~ N(0, 2^2) runs to |x| ~ 1e3, which
 #: sends the next features' conditioners far outside anything training sees.
+#: Splines likewise: large raw parameters give bins with slopes near 1e-7,
+#: where inverting to 1e-6 is beyond float64 (the error is dy / slope).
 PERTURBATION_SCALE = {"made_dsf": 0.1, "made_ddsf_no_hidden": 0.1,
-                      "naf_flow_dsf": 0.1, "naf_flow_ddsf": 0.1}
+                      "naf_flow_dsf": 0.1, "naf_flow_ddsf": 0.1,
+                      "made_spline": 0.1, "naf_flow_spline": 0.1}
 
 
 @pytest.fixture(params=sorted(TRANSFORMS))
@@ -176,6 +185,61 @@ def test_coupling_rejects_bad_masks(mask, message):
 def test_permutation_rejects_non_permutation():
     with pytest.raises(ValueError, match="exactly once"):
         Permutation([0, 0, 1])
+
+
+# ------------------------------------------------------- the spline transformer
+def _spline_params(n_rows, spline, seed=3, scale=2.0):
+    generator = torch.Generator().manual_seed(seed)
+    return scale * torch.randn(n_rows, spline.n_params, generator=generator, dtype=torch.float64)
+
+
+def test_spline_with_zero_params_is_the_identity():
+    spline = RationalQuadraticSpline(5, bound=2.0)
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    y, log_derivative = spline(x, torch.zeros(101, spline.n_params, dtype=torch.float64))
+    torch.testing.assert_close(y, x, atol=1e-12, rtol=0)
+    torch.testing.assert_close(log_derivative, torch.zeros_like(x), atol=1e-12, rtol=0)
+
+
+def test_spline_inverse_agrees_with_numerical_inversion():
+    spline = RationalQuadraticSpline(8, bound=3.0)
+    params = _spline_params(400, spline, scale=1.0)
+    y = torch.linspace(-5, 5, 400, dtype=torch.float64)
+    closed_form = spline.inverse(y, params)
+    torch.testing.assert_close(spline(closed_form, params)[0], y, atol=1e-12, rtol=0)
+    numerical = monotone_inverse(lambda x: spline(x, params), y)
+    torch.testing.assert_close(closed_form, numerical, atol=1e-8, rtol=0)
+
+
+def test_spline_is_continuous_with_its_slope_at_knots_and_tails():
+    """Value and log-slope just left and right of every knot (the ends
+    +-bound included, where the tails begin with slope 1) agree."""
+    spline = RationalQuadraticSpline(6, bound=2.0)
+    params = _spline_params(1, spline, scale=1.0)
+    knots = spline._spline(params)[0][0]
+    eps = 1e-9
+    for knot in knots.tolist():
+        points = torch.tensor([knot - eps, knot + eps], dtype=torch.float64)
+        y, log_derivative = spline(points, params.expand(2, -1))
+        assert abs(float(y[1] - y[0])) < 1e-7
+        assert abs(float(log_derivative[1] - log_derivative[0])) < 1e-5
+
+
+def test_spline_maps_its_interval_onto_itself_and_is_increasing():
+    spline = RationalQuadraticSpline(10, bound=4.0)
+    params = _spline_params(1, spline, scale=4.0).expand(2001, -1)
+    x = torch.linspace(-4, 4, 2001, dtype=torch.float64)
+    y, _ = spline(x, params)
+    assert float(y[0]) == pytest.approx(-4.0, abs=1e-12)
+    assert float(y[-1]) == pytest.approx(4.0, abs=1e-12)
+    assert bool((y[1:] > y[:-1]).all())
+
+
+@pytest.mark.parametrize("n_bins, bound, message", [
+    (0, 3.0, "n_bins must be >= 1"), (4, 0.0, "bound must be > 0")])
+def test_spline_rejects_bad_settings(n_bins, bound, message):
+    with pytest.raises(ValueError, match=message):
+        RationalQuadraticSpline(n_bins, bound)
 
 
 def test_monotone_inverse_escapes_newton_cycles():

@@ -5,7 +5,12 @@ from .autoregressive import MADE, MaskedAutoregressive
 from .base import Compose, Transform
 from .coupling import AffineCoupling
 from .linear import LULinear
-from .monotone import AffineTransformer, DeepDenseSigmoidalTransformer, MonotoneTransformer
+from .monotone import (
+    AffineTransformer,
+    DeepDenseSigmoidalTransformer,
+    MonotoneTransformer,
+    RationalQuadraticSpline,
+)
 from .permutation import Permutation
 
 __all__ = [
@@ -19,5 +24,6 @@ __all__ = [
     "MaskedAutoregressive",
     "MonotoneTransformer",
     "Permutation",
+    "RationalQuadraticSpline",
     "Transform",
 ]
