@@ -13,6 +13,7 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
     density = pd.read_csv(tmp_path / "density.csv")
     assert set(density["method"]) == {
         "Coupling(parity)", "Coupling(random)", "Coupling(searched)", "NAFDensity",
+        "NAFDensity(spline)",
         "GaussianMixture(1)", "GaussianMixture(10)", "KernelDensity(CV)"}
     assert density["test_loglik"].notna().all()
     runs = pd.read_csv(tmp_path / "imputation.csv")

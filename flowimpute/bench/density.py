@@ -52,8 +52,9 @@ def density_methods(max_epochs: int = 100, search_iter: int = 50,
 
     The three coupling flows differ only in their masks (4 layers, the paper's
     depth 4); the mask search trains ``search_iter`` candidates for 50 steps
-    each. NAF has 3 autoregressive layers with DSF transformers. Every flow
-    trains at most ``max_epochs`` epochs with early stopping.
+    each. NAF has 3 autoregressive layers with DSF transformers, or with
+    8-bin rational-quadratic splines. Every flow trains at most
+    ``max_epochs`` epochs with early stopping.
     """
     def coupling(mask):
         return lambda seed: CouplingFlowDensity(
@@ -66,6 +67,9 @@ def density_methods(max_epochs: int = 100, search_iter: int = 50,
         "NAFDensity": lambda seed: NAFDensity(
             n_flows=3, hidden_dims=(64, 64), max_epochs=max_epochs, device=device,
             random_state=seed),
+        "NAFDensity(spline)": lambda seed: NAFDensity(
+            n_flows=3, hidden_dims=(64, 64), transformer="spline", n_transformer_units=8,
+            max_epochs=max_epochs, device=device, random_state=seed),
         "GaussianMixture(1)": lambda seed: GaussianMixture(1, random_state=seed),
         "GaussianMixture(10)": lambda seed: GaussianMixture(10, random_state=seed),
         "KernelDensity(CV)": lambda seed: KernelDensityCV(random_state=seed),
