@@ -76,3 +76,22 @@ def test_datasets_option_runs_every_mechanism_of_the_preset_on_them(tmp_path):
     assert set(runs["dataset"]) == {"wine"}
     assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
     assert set(runs["method"]) == {"mean", "IterativeImputer"}
+
+
+def test_suite_preset_runs_only_its_imputation_part(tmp_path, monkeypatch):
+    """``--preset suite`` without ``--tasks`` runs the imputation suite alone,
+    on the issues' settings; asking it for a part it lacks is a clear error."""
+    from flowimpute import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "_imputation_part",
+                        lambda args, preset: (calls.append(preset) or ["ran"], []))
+    main(["bench", "--preset", "suite", "--no-progress", "--output", str(tmp_path)])
+    assert len(calls) == 1
+    settings = set(calls[0]["settings"])
+    for table in ("california", "gas_turbine", "wine_quality_white", "letter"):
+        assert {(table, "MCAR", 0.2), (table, "MCAR", 0.5)} <= settings
+    assert {("california", "MAR", 0.2), ("wine_quality_white", "MNAR", None)} <= settings
+    assert len(set(calls[0]["seeds"])) >= 5
+    with pytest.raises(SystemExit, match="Preset 'suite' has no density part"):
+        main(["bench", "--preset", "suite", "--tasks", "density", "--output", str(tmp_path)])
