@@ -509,13 +509,14 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
     with the training mean and standard deviation; densities are reported in
     the original units.
 
-    Densities are exact. Sampling inverts the flow numerically, feature by
-    feature in autoregressive order (one conditioner pass per feature and
-    layer), by bracketing and bisection vectorized over the rows; the
-    affine and spline transformers invert in closed form. Inversion is exact to float64
-    precision whenever the preimage lies within ``|x| <= 1e6`` in every
-    layer; beyond it the value is clamped to that bound. Trained models map
-    the base distribution's bulk far inside it.
+    Densities are exact. Sampling inverts the flow feature by feature in
+    autoregressive order (one conditioner pass per feature and layer): the
+    sigmoidal transformers numerically, by bracketing and safeguarded Newton
+    steps vectorized over the rows, the affine and spline transformers in
+    closed form. Numerical inversion is exact to float64 precision whenever
+    the preimage lies within ``|x| <= 1e6`` in every layer; beyond it the
+    value is clamped to that bound. Trained models map the base
+    distribution's bulk far inside it.
 
     Parameters
     ----------

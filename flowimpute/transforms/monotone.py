@@ -234,7 +234,7 @@ class RationalQuadraticSpline(MonotoneTransformer):
         knots = torch.cat([-end, inner, end], dim=-1)   # the ends exactly at +-bound
         return knots, knots[..., 1:] - knots[..., :-1]
 
-    def _spline(self, params: Tensor):
+    def _spline(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Knots of ``x`` and ``y``, bin sizes, and the derivatives at every knot."""
         K = self.n_bins
         raw_widths, raw_heights, raw_derivatives = torch.split(params, [K, K, K - 1], dim=-1)
@@ -250,7 +250,8 @@ class RationalQuadraticSpline(MonotoneTransformer):
         index = (value.unsqueeze(-1) >= knots[..., 1:-1]).sum(dim=-1, keepdim=True)
         return index.clamp(0, n_bins - 1)
 
-    def _pieces(self, knots_of: Tensor, value: Tensor, params: Tensor):
+    def _pieces(self, knots_of: int, value: Tensor,
+                params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """The quantities of the piece each ``value`` falls in; ``knots_of``
         names which knots (0: ``x``, 2: ``y``) locate it."""
         spline = self._spline(params)
@@ -315,10 +316,10 @@ def monotone_inverse(
     it, safeguarded Newton steps converge quadratically near the root, in a
     handful of evaluations where bisection alone needs about 55: a Newton
     step is replaced by bisection when it leaves the bracket or is not at
-    most half the previous step (far from the root, Newton can bounce
-    between the two sides of a bend without converging; the rule guarantees
-    the bracket at least halves every two steps). Iteration stops when, for every
-    element, the step or the residual ``f(x) - y`` is within a few ulps.
+    most half the previous step (a rule like that of Numerical Recipes'
+    ``rtsafe``: near a bend Newton can bounce between the two sides of the
+    root, inside the bracket, without converging). Iteration stops when, for
+    every element, the step or the residual ``f(x) - y`` is within a few ulps.
     Elements whose root lies beyond ``bound`` are returned clamped to
     ``+-bound``. Vectorized over all elements; no gradients.
     """
