@@ -195,7 +195,8 @@ def _imputation_part(args: argparse.Namespace, preset: dict) -> tuple[list[str],
         f"that mechanism); {_rows(preset['max_rows'])}; {epochs}; {elapsed:.0f} s.",
         "",
         "Where flowimpute wins and loses (ratio = best flowimpute imputer / best other "
-        "imputer, median RMSE; below 1 is a win):",
+        "imputer, median RMSE; below 1 is a win; masks won = masks on which that "
+        "flowimpute imputer had the lower RMSE of the two):",
         "",
         to_markdown(imputation.verdict(runs)),
         "",

@@ -216,16 +216,23 @@ def summary(runs: pd.DataFrame, value: str = "rmse") -> pd.DataFrame:
 
 def verdict(runs: pd.DataFrame) -> pd.DataFrame:
     """Per setting: the best method by median RMSE, flowimpute's best imputer,
-    the best other imputer, and the ratio of their median RMSEs (< 1: a
-    flowimpute imputer wins)."""
-    medians = _labelled(runs).groupby(["dataset", "mechanism", "rate", "method"],
-                                      sort=False)["rmse"].median().unstack("method")
+    the best other imputer, the ratio of their median RMSEs (< 1: a
+    flowimpute imputer wins), and on how many of the masks both ran the
+    flowimpute imputer had the lower RMSE ("masks won": the paired view; the
+    medians of two methods may come from different masks)."""
+    by_mask = _labelled(runs).pivot_table(index=["dataset", "mechanism", "rate", "seed"],
+                                          columns="method", values="rmse", sort=False)
+    medians = by_mask.groupby(level=["dataset", "mechanism", "rate"], sort=False).median()
     ours = [m for m in medians.columns if m in FLOWIMPUTE_METHODS]
     theirs = [m for m in medians.columns if m not in FLOWIMPUTE_METHODS]
     rows = []
     for setting, row in medians.iterrows():
         best_ours = row[ours].idxmin() if row[ours].notna().any() else None
         best_theirs = row[theirs].idxmin() if row[theirs].notna().any() else None
+        masks_won = "-"
+        if best_ours and best_theirs:
+            pair = by_mask.loc[setting, [best_ours, best_theirs]].dropna()
+            masks_won = f"{int((pair[best_ours] < pair[best_theirs]).sum())}/{len(pair)}"
         rows.append({
             "dataset": setting[0], "mechanism": setting[1], "rate": setting[2],
             "best": row.idxmin(),
@@ -233,6 +240,7 @@ def verdict(runs: pd.DataFrame) -> pd.DataFrame:
             "best other": f"{best_theirs} {row[best_theirs]:.3f}" if best_theirs else "-",
             "ratio": (round(row[best_ours] / row[best_theirs], 3)
                       if best_ours and best_theirs else float("nan")),
+            "masks won": masks_won,
         })
     return pd.DataFrame(rows)
 
