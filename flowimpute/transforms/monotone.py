@@ -250,17 +250,16 @@ class RationalQuadraticSpline(MonotoneTransformer):
         index = (value.unsqueeze(-1) >= knots[..., 1:-1]).sum(dim=-1, keepdim=True)
         return index.clamp(0, n_bins - 1)
 
-    def _pieces(self, knots_of: int, value: Tensor,
-                params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """The quantities of the piece each ``value`` falls in; ``knots_of``
-        names which knots (0: ``x``, 2: ``y``) locate it."""
-        spline = self._spline(params)
-        index = self._bin(spline[knots_of], value, self.n_bins)
+    def _pieces(self, value: Tensor, params: Tensor, value_is_output: bool
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """The quantities of the piece each ``value`` falls in, located among
+        the input knots, or with ``value_is_output`` the output knots."""
+        x_knots, widths, y_knots, heights, derivatives = self._spline(params)
+        index = self._bin(y_knots if value_is_output else x_knots, value, self.n_bins)
 
         def take(t: Tensor) -> Tensor:
             return torch.gather(t, -1, index).squeeze(-1)
 
-        x_knots, widths, y_knots, heights, derivatives = spline
         x_k, w, y_k, h = take(x_knots), take(widths), take(y_knots), take(heights)
         d_k, d_next = take(derivatives[..., :-1]), take(derivatives[..., 1:])
         return x_k, w, y_k, h, d_k, d_next
@@ -268,7 +267,7 @@ class RationalQuadraticSpline(MonotoneTransformer):
     def __call__(self, x: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
         inside = x.abs() < self.bound
         x_in = x.clamp(-self.bound, self.bound)
-        x_k, w, y_k, h, d_k, d_next = self._pieces(0, x_in, params)
+        x_k, w, y_k, h, d_k, d_next = self._pieces(x_in, params, value_is_output=False)
         slope = h / w
         xi = ((x_in - x_k) / w).clamp(0.0, 1.0)
         xi_1m = xi * (1 - xi)
@@ -283,7 +282,7 @@ class RationalQuadraticSpline(MonotoneTransformer):
     def inverse(self, y: Tensor, params: Tensor) -> Tensor:
         inside = y.abs() < self.bound
         y_in = y.clamp(-self.bound, self.bound)
-        x_k, w, y_k, h, d_k, d_next = self._pieces(2, y_in, params)
+        x_k, w, y_k, h, d_k, d_next = self._pieces(y_in, params, value_is_output=True)
         slope = h / w
         offset = y_in - y_k
         curvature = d_next + d_k - 2 * slope
