@@ -323,8 +323,11 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         most the number of training rows.
     max_epochs : int, default=100
         Maximum passes over the training data.
-    batch_size : int or "auto", default=256
-        Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``.
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``:
+        at least about 16 steps per epoch, so a flow fitted to a few hundred
+        rows is not left half-trained after a few epochs (with 256 rows per
+        batch, 675 rows give 3 steps per epoch).
     learning_rate : float, default=1e-3
         Adam step size.
     weight_decay : float, default=0.0
@@ -432,7 +435,7 @@ class CouplingFlowDensity(FlowDensityMixin, BaseFlowEstimator):
         base_distribution: str = "normal",
         n_components: int = 8,
         max_epochs: int = 100,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
@@ -556,8 +559,11 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         most the number of training rows.
     max_epochs : int, default=100
         Maximum passes over the training data.
-    batch_size : int or "auto", default=256
-        Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``.
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``:
+        at least about 16 steps per epoch, so a flow fitted to a few hundred
+        rows is not left half-trained after a few epochs (with 256 rows per
+        batch, 675 rows give 3 steps per epoch).
     learning_rate : float, default=1e-3
         Adam step size.
     weight_decay : float, default=0.0
@@ -659,7 +665,7 @@ class NAFDensity(FlowDensityMixin, BaseFlowEstimator):
         base_distribution: str = "normal",
         n_components: int = 8,
         max_epochs: int = 100,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,

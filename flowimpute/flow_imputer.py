@@ -53,16 +53,30 @@ class FlowImputer(BaseFlowImputer):
     fits the flow on incomplete data and infers each row's missing entries
     from that conditional.
 
-    **Fitting on incomplete data** (hard EM). The missing training entries
+    **Fitting on incomplete data** (EM). The missing training entries
     are first filled by ``initial_strategy``; the density is fitted on the
     completed table; then ``max_em_iter`` times the training gaps are
     re-imputed with the current model (conditional mode, below, with
     ``em_gradient_steps`` Adam steps warm-started from the previous fill) and
     training continues from the current parameters for ``em_epochs`` epochs. The loop
     stops early when the imputations move by less than ``em_tol`` (RMS,
-    standardized units). Hard EM fills gaps with modes, so the flow sees
-    less spread on heavily missing columns than there is; multiple
-    imputation below does not share that bias at transform time.
+    standardized units).
+
+    Point fills are a surface through the observed entries, and a flow
+    trained long enough learns that surface: its conditionals then
+    reproduce the fills (at first the linear regressions of the initial
+    imputer) instead of correcting them. So the flows never train on the
+    fills themselves: every imputed training entry gets Gaussian noise,
+    redrawn for the first fit and for every EM round, with a standard
+    deviation of ``gap_noise`` times its column's error of the initial fill
+    (RMS, on observed training entries hidden at random; ``gap_noise_std_``).
+    That is Monte Carlo EM with a Gaussian around each fill standing in for
+    ``p(x_mis | x_obs)``: the flows see the missing entries' spread, not a
+    sharp surface. ``gap_noise=0`` is hard EM. On 1,000-row samples of five
+    tables (MCAR 20%, mask seed 4; ``batch_size="auto"``, 30 epochs) 0.5
+    gave a lower test RMSE than hard EM with one NAF on Gas Turbine (0.664
+    against 0.706), Letter (0.608 against 0.642) and California (0.661
+    against 0.697), and 1.0 about half that gain.
 
     **Point imputation** (default): a search from the ``initial_strategy``
     fill towards the conditional mode, by Adam steps on
@@ -223,6 +237,10 @@ class FlowImputer(BaseFlowImputer):
         Training epochs after each re-imputation (warm start).
     em_tol : float, default=1e-3
         Stop the EM rounds when the training imputations move less (RMS).
+    gap_noise : float, default=0.5
+        Noise given to the imputed training entries the flows train on, as
+        a multiple of each column's error of the initial fill (see Fitting
+        on incomplete data above); 0: hard EM, the flows train on the fills.
     em_gradient_steps : int, default=25
         Adam steps of each EM round's refill of the training gaps, each round
         starting from the previous round's fill: on 1,000-row samples of four
@@ -282,6 +300,10 @@ class FlowImputer(BaseFlowImputer):
         With ``missing_mechanism="self-masking"``, ``a_j`` and ``c_j`` of
         each column's logistic missingness model (flow input space; 0 for a
         column without gaps at fit); None otherwise.
+    gap_noise_std_ : ndarray of shape (n_modelled_features,)
+        Standard deviation of the noise given to each column's imputed
+        training entries (flow input space; ``gap_noise`` times the initial
+        fill's error; zeros with ``gap_noise=0``).
     em_history_ : list of float
         RMS change of the training imputations in each EM round.
     gradient_steps_ : ndarray of int of shape (n_modelled_features,) or None
@@ -320,6 +342,7 @@ class FlowImputer(BaseFlowImputer):
         "max_em_iter": [Interval(Integral, 0, None, closed="left")],
         "em_epochs": [Interval(Integral, 1, None, closed="left")],
         "em_tol": [Interval(Real, 0, None, closed="left")],
+        "gap_noise": [Interval(Real, 0, None, closed="left")],
         "em_gradient_steps": [Interval(Integral, 0, None, closed="left")],
         "n_gradient_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "gradient_step_size": [Interval(Real, 0, None, closed="neither")],
@@ -340,6 +363,7 @@ class FlowImputer(BaseFlowImputer):
         max_em_iter: int = 3,
         em_epochs: int = 10,
         em_tol: float = 1e-3,
+        gap_noise: float = 0.5,
         em_gradient_steps: int = 25,
         n_gradient_steps: int | str = "auto",
         gradient_step_size: float = 0.05,
@@ -365,6 +389,7 @@ class FlowImputer(BaseFlowImputer):
         self.max_em_iter = max_em_iter
         self.em_epochs = em_epochs
         self.em_tol = em_tol
+        self.gap_noise = gap_noise
         self.em_gradient_steps = em_gradient_steps
         self.n_gradient_steps = n_gradient_steps
         self.gradient_step_size = gradient_step_size
@@ -436,17 +461,27 @@ class FlowImputer(BaseFlowImputer):
         settings = {"device": self.device, "dtype": self.dtype, "verbose": self.verbose}
         if self.dequantize:
             settings["dequantization"] = self._latent_lattice_widths(X_scaled, observed)
+        gaps = np.isnan(Z)
+        self.gap_noise_std_ = np.zeros(Z.shape[1])
+        if self.gap_noise > 0 and gaps.any():
+            self.gap_noise_std_ = self.gap_noise * self._initial_fill_error(
+                X_scaled, observed, rng)
+
+        def with_gap_noise(fill: np.ndarray) -> np.ndarray:
+            if not self.gap_noise_std_.any():
+                return fill
+            return fill + gaps * self.gap_noise_std_ * rng.standard_normal(fill.shape)
+
         templates = self._density_templates()
         self.densities_ = []
         for _ in range(self.ensemble_size):
             for template in templates:
                 density = clone(template).set_params(random_state=int(rng.randint(2**31)),
                                                      **settings)
-                self.densities_.append(density.fit(filled))
+                self.densities_.append(density.fit(with_gap_noise(filled)))
         self.device_ = self.densities_[0].device_
         self.dtype_ = self.densities_[0].dtype_
         self.em_history_ = []
-        gaps = np.isnan(Z)
         self._fit_missingness(filled, gaps)
         for _ in range(self.max_em_iter if gaps.any() else 0):
             refilled = self._conditional_mode(filled, ~gaps, self.em_gradient_steps)
@@ -454,7 +489,8 @@ class FlowImputer(BaseFlowImputer):
             self.em_history_.append(change)
             filled = refilled
             for density in self.densities_:
-                density._train_more(filled, self.em_epochs, int(rng.randint(2**31)))
+                density._train_more(with_gap_noise(filled), self.em_epochs,
+                                    int(rng.randint(2**31)))
             self._fit_missingness(filled, gaps)
             if change < self.em_tol:
                 break
@@ -463,6 +499,23 @@ class FlowImputer(BaseFlowImputer):
         self._mean_seed_ = int(rng.randint(2**31))
         self.mean_weight_ = (self._select_mean_weight(X_scaled, observed, rng)
                              if self.point_estimate == "auto" else None)
+
+    def _initial_fill_error(self, X_scaled: np.ndarray, observed: np.ndarray,
+                            rng: np.random.RandomState) -> np.ndarray:
+        """Per column, the RMS error (flow input space) of the initial fill
+        on observed training entries hidden at random; a column without
+        hidden entries takes the RMS error of all columns together, and
+        with nothing hidden every column gets 0."""
+        held = hide_observed_entries(X_scaled, observed, rng)
+        if not held.hidden.any():
+            return np.zeros(X_scaled.shape[1])
+        start = self._initial_fill(self._to_latent(held.truth, held.kept))
+        truth = self._to_latent(held.truth, np.ones_like(held.kept))
+        errors = squared_errors(start, truth, held.hidden)
+        counts = held.hidden.sum(axis=0)
+        per_column = np.where(counts > 0, errors / np.maximum(counts, 1),
+                              errors.sum() / counts.sum())
+        return np.sqrt(per_column)
 
     def _latent_lattice_widths(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The flow-input-space width of each discrete column's grid cell (0
