@@ -76,8 +76,8 @@ class FlowImputer(BaseFlowImputer):
     20%, mask seed 4, flows of ``batch_size="auto"`` capped at 30 epochs),
     one NAF flow with 0.5 against hard EM: Gas Turbine 0.664 against 0.706,
     Letter 0.608 against 0.642, California 0.661 against 0.697 test RMSE;
-    1.0 gave about half that gain and 0.25 less than 0.5 on four of five
-    tables. Three NAF and three coupling flows with 0.5, against the same
+    1.0 gave about half that gain, and 0.25 a higher error than 0.5 on
+    four of five tables. Three NAF and three coupling flows with 0.5, against the same
     ensemble with hard EM and 256-row batches (the former defaults): the
     VFG paper's synthetic table 0.205 against 0.247, wine 0.693 against
     0.728, Gas Turbine 0.644 against 0.659, Letter 0.589 against 0.648,
