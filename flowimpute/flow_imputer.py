@@ -539,14 +539,20 @@ class FlowImputer(BaseFlowImputer):
         """The densities of one ensemble round: ``density`` as a list."""
         if self.density is None:
             return [NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)]
+        # The imputer sets the flows' device, trains them on, and follows the
+        # gradient of their log-density: other density estimators cannot serve.
         if not isinstance(self.density, list | tuple):
+            if not isinstance(self.density, FlowDensityMixin):
+                raise TypeError("density must be a flowimpute flow density (NAFDensity, "
+                                "CouplingFlowDensity); got "
+                                f"{type(self.density).__name__}.")
             return [self.density]
         if not self.density:
             raise ValueError("density is an empty list: give at least one flow density.")
         for template in self.density:
-            if not (hasattr(template, "fit") and hasattr(template, "score_samples")):
-                raise TypeError("every element of the density list must be a flow density "
-                                "with fit and score_samples; got "
+            if not isinstance(template, FlowDensityMixin):
+                raise TypeError("every element of the density list must be a flowimpute flow "
+                                "density (NAFDensity, CouplingFlowDensity); got "
                                 f"{type(template).__name__}.")
         return list(self.density)
 

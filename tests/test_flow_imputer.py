@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
+from sklearn.mixture import GaussianMixture
 from torch.nn.utils import parameters_to_vector
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, flow_imputer
@@ -316,6 +317,11 @@ def test_a_list_of_densities_is_an_ensemble_of_each_kind():
         FlowImputer([]).fit(X)
     with pytest.raises(TypeError, match="element of the density list"):
         FlowImputer([kinds[0], SimpleImputer()]).fit(X)
+    # A density estimator that is not a flowimpute flow is named, not run.
+    with pytest.raises(TypeError, match="element of the density list.*GaussianMixture"):
+        FlowImputer([kinds[0], GaussianMixture()]).fit(X)
+    with pytest.raises(TypeError, match="flowimpute flow density.*GaussianMixture"):
+        FlowImputer(GaussianMixture()).fit(X)
 
 
 class _RecordingDensity(CouplingFlowDensity):
