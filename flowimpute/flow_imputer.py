@@ -77,11 +77,12 @@ class FlowImputer(BaseFlowImputer):
     one NAF flow with 0.5 against hard EM: Gas Turbine 0.664 against 0.706,
     Letter 0.608 against 0.642, California 0.661 against 0.697 test RMSE;
     1.0 gave about half that gain, and 0.25 a higher error than 0.5 on
-    four of five tables. Three NAF and three coupling flows with 0.5, against the same
-    ensemble with hard EM and 256-row batches (the former defaults): the
-    VFG paper's synthetic table 0.205 against 0.247, wine 0.693 against
-    0.728, Gas Turbine 0.644 against 0.659, Letter 0.589 against 0.648,
-    California 0.657 against 0.678, at about 1.4 times the fit time.
+    four of five tables. Three NAF and three coupling flows with 0.5,
+    against the same ensemble with hard EM and 256-row batches (the former
+    defaults): the VFG paper's synthetic table 0.205 against 0.247, wine
+    0.693 against 0.728, Gas Turbine 0.644 against 0.659, Letter 0.589
+    against 0.648, California 0.657 against 0.678, at about 1.4 times the
+    fit time.
 
     **Point imputation** (default): a search from the ``initial_strategy``
     fill towards the conditional mode, by Adam steps on
@@ -539,22 +540,18 @@ class FlowImputer(BaseFlowImputer):
         """The densities of one ensemble round: ``density`` as a list."""
         if self.density is None:
             return [NAFDensity(n_flows=3, hidden_dims=(64, 64), max_epochs=100)]
+        single = not isinstance(self.density, list | tuple)
+        templates = [self.density] if single else list(self.density)
+        if not templates:
+            raise ValueError("density is an empty list: give at least one flow density.")
         # The imputer sets the flows' device, trains them on, and follows the
         # gradient of their log-density: other density estimators cannot serve.
-        if not isinstance(self.density, list | tuple):
-            if not isinstance(self.density, FlowDensityMixin):
-                raise TypeError("density must be a flowimpute flow density (NAFDensity, "
-                                "CouplingFlowDensity); got "
-                                f"{type(self.density).__name__}.")
-            return [self.density]
-        if not self.density:
-            raise ValueError("density is an empty list: give at least one flow density.")
-        for template in self.density:
+        for template in templates:
             if not isinstance(template, FlowDensityMixin):
-                raise TypeError("every element of the density list must be a flowimpute flow "
-                                "density (NAFDensity, CouplingFlowDensity); got "
-                                f"{type(template).__name__}.")
-        return list(self.density)
+                what = "density" if single else "every element of the density list"
+                raise TypeError(f"{what} must be a flowimpute flow density (NAFDensity, "
+                                f"CouplingFlowDensity); got {type(template).__name__}.")
+        return templates
 
     def _fit_missingness(self, filled: np.ndarray, gaps: np.ndarray) -> None:
         """With self-masking, fit each column's logistic model of its gaps
