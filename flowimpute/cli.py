@@ -33,7 +33,7 @@ PRESETS = {
                                     ("wine", "MNAR", None)],
                        "seeds": [0], "max_rows": 400, "epochs": 5},
     },
-    # What the README's main command runs: about an hour on 2 CPU cores.
+    # What the README's main command runs: about 70 minutes on 2 CPU cores.
     "default": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
                   "variants": ["VFG (weighted, n_init=3)", "VFG (paper: mean)"]},
@@ -47,7 +47,7 @@ PRESETS = {
                        "seeds": [0, 1, 2], "max_rows": 1000, "epochs": 30},
     },
     # The imputation suite the issues ask for, five masks per setting: about
-    # 95 minutes on 2 CPU cores. Masks 3-5 are left out: earlier sessions chose
+    # 105 minutes on 2 CPU cores. Masks 3-5 are left out: earlier sessions chose
     # FlowImputer's defaults on them.
     "suite": {
         "imputation": {"settings": [*[(name, "MCAR", rate)

@@ -236,9 +236,17 @@ class FlowImputer(BaseFlowImputer):
         (Bayesian ridge, 10 rounds) in the marginal space, or the mean. The
         IterativeImputer is fitted with 20% of the entries of every column
         that has no gap hidden, so it can predict every column at transform.
-    max_em_iter : int, default=3
+    max_em_iter : int, default=5
         Re-imputation rounds after the first fit (0: fit once on the
-        initial fill).
+        initial fill). Five rounds against three (the former default; the
+        report's mixed ensemble, 1,000-row samples, flows capped at 30
+        epochs, masks 0, 1, 2, 6 and 7 of the benchmark suite): lower test
+        RMSE on Letter (10 of 10 masks, MCAR 20% 0.586 -> 0.555) and under
+        MNAR with the self-masking model (5 of 5, 1.280 -> 1.239), about
+        the same elsewhere (geometric mean ratio 0.990 over the suite's 50
+        masks, 1.004 over 20 masks of four small tables), at about 1.25
+        times the fit time. The refills matter, not only the epochs: three
+        rounds of 17 epochs gave 0.569 on Letter.
     em_epochs : int, default=10
         Training epochs after each re-imputation (warm start).
     em_tol : float, default=1e-3
@@ -366,7 +374,7 @@ class FlowImputer(BaseFlowImputer):
         marginal: str = "standard",
         missing_mechanism: str = "mar",
         initial_strategy: str = "iterative",
-        max_em_iter: int = 3,
+        max_em_iter: int = 5,
         em_epochs: int = 10,
         em_tol: float = 1e-3,
         gap_noise: float = 0.5,
