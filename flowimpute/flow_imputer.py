@@ -238,19 +238,13 @@ class FlowImputer(BaseFlowImputer):
         that has no gap hidden, so it can predict every column at transform.
     max_em_iter : int, default=5
         Re-imputation rounds after the first fit (0: fit once on the
-        initial fill). Five rounds against three (the former default; the
-        report's mixed ensemble, 1,000-row samples, flows capped at 30
-        epochs, masks 0, 1, 2, 6 and 7 of the benchmark suite): lower test
-        RMSE on Letter (10 of 10 masks, MCAR 20% 0.586 -> 0.555) and under
-        MNAR with the self-masking model (5 of 5, 1.280 -> 1.239), about
-        the same elsewhere (geometric mean ratio 0.990 over the suite's 50
-        masks, 1.004 over 20 masks of four small tables), at about 1.25
-        times the fit time. The refills matter, not only the epochs: three
-        rounds of 17 epochs gave 0.569 on Letter. Eight rounds against
-        five: lower again on Letter (10 of 10 masks, 0.555 -> 0.542) and
-        with the self-masking model (5 of 5, 1.239 -> 1.204), but higher
-        on the four small tables (10 of 12 masks, geometric mean ratio
-        1.034); raise it for wide tables whose flows are still learning.
+        initial fill). Five rounds against three (the former default):
+        lower test RMSE on Letter (10 of 10 benchmark-suite masks) and with
+        the self-masking model (5 of 5), about the same elsewhere, at 1.25
+        times the fit time. Eight rounds helped there again but raised the
+        error on the report's small tables (10 of 12 masks): raise it for
+        wide tables whose flows are still learning. Figures: the user
+        guide's "Which estimator when", under "Enough rounds".
     em_epochs : int, default=10
         Training epochs after each re-imputation (warm start).
     em_tol : float, default=1e-3
