@@ -23,7 +23,7 @@ _SUITE = ["vfg_synthetic", "california", "gas_turbine", "wine_quality_white", "l
           "yeast", "diabetes", "wine"]
 
 PRESETS = {
-    # A smoke run for CI (about 2 minutes on 2 cores): bundled data only.
+    # A smoke run for CI (about 4.5 minutes on 2 cores): bundled data only.
     "quick": {
         "paper": {"seeds": [0], "max_epochs": 10,
                   "variants": ["VFG (weighted)", "VFG (paper: mean)"]},
@@ -33,7 +33,7 @@ PRESETS = {
                                     ("wine", "MNAR", None)],
                        "seeds": [0], "max_rows": 400, "epochs": 5},
     },
-    # What the README's main command runs: about 70 minutes on 2 CPU cores.
+    # What the README's main command runs: about 100 minutes on 2 CPU cores.
     "default": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
                   "variants": ["VFG (weighted, n_init=3)", "VFG (paper: mean)"]},
@@ -47,8 +47,8 @@ PRESETS = {
                        "seeds": [0, 1, 2], "max_rows": 1000, "epochs": 30},
     },
     # The imputation suite the issues ask for, five masks per setting: about
-    # 105 minutes on 2 CPU cores. Masks 3-5 are left out: earlier sessions chose
-    # FlowImputer's defaults on them.
+    # 2.5 hours on 2 CPU cores (estimated). Masks 3-5 are left out: earlier
+    # sessions chose FlowImputer's defaults on them.
     "suite": {
         "imputation": {"settings": [*[(name, "MCAR", rate)
                                       for name in ("california", "gas_turbine",
