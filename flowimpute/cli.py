@@ -23,7 +23,7 @@ _SUITE = ["vfg_synthetic", "california", "gas_turbine", "wine_quality_white", "l
           "yeast", "diabetes", "wine"]
 
 PRESETS = {
-    # A smoke run for CI (about 4.5 minutes on 2 cores): bundled data only.
+    # A smoke run for CI (about 5 minutes on 2 cores): bundled data only.
     "quick": {
         "paper": {"seeds": [0], "max_epochs": 10,
                   "variants": ["VFG (weighted)", "VFG (paper: mean)"]},
