@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
 from torch import Tensor, nn
 
 from ._training import Augmentation, TrainingConfig, TrainingResult, train
@@ -69,6 +71,55 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def numeric_input(X, estimator: str):
+    """``X`` ready for scikit-learn's float conversion, or a ValueError that
+    names its non-numeric columns.
+
+    Anything but a DataFrame is returned as is. A DataFrame's number and
+    boolean columns pass; an object column whose entries are all numbers or
+    missing (None, ``pd.NA``, NaN) is converted to float64 on a copy (the
+    caller's frame is never modified), its missing entries becoming NaN;
+    every other column (text, categorical, dates) is refused.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return X
+    refused, convertible = [], []
+    for name, column in X.items():
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        if column.dtype == object and all(isinstance(value, Real)
+                                          for value in column.dropna()):
+            convertible.append(name)
+        else:
+            refused.append(f"{name!r} ({column.dtype})")
+    if refused:
+        raise ValueError(
+            f"{estimator} needs numeric columns; not numeric: {', '.join(refused)}. Encode them "
+            "as numbers (e.g. OrdinalEncoder or OneHotEncoder in a ColumnTransformer) or drop "
+            "them.")
+    if not convertible:
+        return X
+    X = X.copy()
+    for name in convertible:
+        X[name] = pd.to_numeric(X[name]).astype(np.float64)
+    return X
+
+
+def column_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of the non-NaN entries of ``X``
+    (every column has one), finite for any finite input: where the direct
+    computation overflows (values beyond about 1e154 square to infinity),
+    each column is divided by its largest absolute value first."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+    if np.isfinite(mean).all() and np.isfinite(scale).all():
+        return mean, scale
+    magnitude = np.nanmax(np.abs(X), axis=0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    return (np.nanmean(X / magnitude, axis=0) * magnitude,
+            np.nanstd(X / magnitude, axis=0) * magnitude)
+
+
 class BaseFlowEstimator(BaseEstimator):
     """Machinery shared by every flowimpute estimator.
 
@@ -94,11 +145,17 @@ class BaseFlowEstimator(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    # -------------------------------------------------------------------- input
+    def _validated(self, X, **kwargs) -> np.ndarray:
+        """``validate_data`` to float64 (``kwargs`` passed on), after
+        :func:`numeric_input` has refused non-numeric columns by name."""
+        return validate_data(self, numeric_input(X, type(self).__name__), dtype=np.float64,
+                             **kwargs)
+
     # ------------------------------------------------------------------ scaling
     def _fit_scaler(self, X: np.ndarray) -> None:
         """Learn per-column location and scale; refuse constant columns."""
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
+        mean, scale = column_location_scale(X)
         constant = np.flatnonzero(~(scale > 1e-12 * np.maximum(1.0, np.abs(mean))))
         if constant.size:
             names = getattr(self, "feature_names_in_", None)

@@ -18,9 +18,9 @@ import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseFlowEstimator, draw_seed, seeded_torch
+from ._base import BaseFlowEstimator, column_location_scale, draw_seed, seeded_torch
 
 
 def _is_nan_marker(value) -> bool:
@@ -49,8 +49,8 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         otherwise), and the boolean mask of observed entries. Infinite values
         are rejected."""
         nan_marker = _is_nan_marker(self.missing_values)
-        X = validate_data(
-            self, X, reset=reset, dtype=np.float64, copy=not nan_marker,
+        X = self._validated(
+            X, reset=reset, copy=not nan_marker,
             ensure_all_finite="allow-nan" if nan_marker else True,
             ensure_min_samples=2 if reset else 1,
         )
@@ -87,8 +87,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             )
         X = X[:, self.modelled_features_]
         observed = observed[:, self.modelled_features_]
-        self.mean_ = np.nanmean(X, axis=0)
-        scale = np.nanstd(X, axis=0)
+        self.mean_, scale = column_location_scale(X)
         self.scale_ = np.where(scale > 0, scale, 1.0)
         self.data_min_ = np.nanmin(X, axis=0)
         self.data_max_ = np.nanmax(X, axis=0)

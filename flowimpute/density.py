@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import DensityMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from ._base import (
@@ -92,7 +92,7 @@ class FlowDensityMixin(DensityMixin):
         """Validate the first training rows, learn the scaling, resolve the
         device and draw the seed; return the standardized rows and the seed."""
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        X = self._validated(X, ensure_min_samples=2)
         self._fit_scaler(X)
         self.dequantization_widths_ = self._dequantization_widths(X)
         self._resolve_compute()
@@ -177,7 +177,7 @@ class FlowDensityMixin(DensityMixin):
             self.n_iter_ = 0
             data = self._to_tensor(X_std)
         else:
-            X = validate_data(self, X, dtype=np.float64, reset=False)
+            X = self._validated(X, reset=False)
             mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
             data = (self._to_tensor(X) - mean) / scale
         flow = self.module_
@@ -225,7 +225,7 @@ class FlowDensityMixin(DensityMixin):
             smoothed version of the data's distribution.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = self._validated(X, reset=False)
         mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
         log_density = self._map_chunks(lambda rows: self.module_.log_prob((rows - mean) / scale), X)
         return log_density + self._log_scale_jacobian

@@ -273,10 +273,19 @@ def test_constant_column_is_named(make):
         make().fit(frame)
 
 
-def test_non_numeric_column_is_rejected(make):
+def test_non_numeric_column_is_rejected_by_name(make):
     frame = pd.DataFrame({"x": np.arange(10.0), "city": ["a", "b"] * 5})
-    with pytest.raises(ValueError, match="could not convert"):
+    with pytest.raises(ValueError, match=r"needs numeric columns; not numeric: 'city'"):
         make().fit(frame)
+
+
+def test_values_beyond_the_square_root_of_the_float_range(make, gaussian_data):
+    """Squares of 1e200 overflow; the scaling must not (it once gave an infinite scale)."""
+    flow = make().fit(gaussian_data * 1e200)
+    expected = make().fit(gaussian_data).score_samples(gaussian_data)
+    scores = flow.score_samples(gaussian_data * 1e200)
+    np.testing.assert_allclose(scores, expected - gaussian_data.shape[1] * np.log(1e200),
+                               rtol=1e-6)
 
 
 def test_input_is_not_modified(make, gaussian_data):

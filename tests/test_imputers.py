@@ -141,10 +141,29 @@ def test_infinite_values_are_rejected(make, correlated):
         make().fit(X)
 
 
-def test_non_numeric_columns_are_rejected(make, correlated):
-    frame = pd.DataFrame(correlated[:, :2], columns=["a", "b"]).assign(city="x")
-    with pytest.raises(ValueError, match="could not convert"):
+def test_non_numeric_columns_are_rejected_by_name(make, correlated):
+    frame = pd.DataFrame(correlated[:, :2], columns=["a", "b"]).assign(
+        city="x", grade=pd.Categorical(["u", "v"] * (len(correlated) // 2)))
+    with pytest.raises(ValueError, match=r"not numeric: 'city' \(\w+\), 'grade' \(category\)"):
         make().fit(frame)
+
+
+def test_object_column_of_numbers_and_pd_na_is_read_as_numbers(make, correlated):
+    X = with_gaps(correlated, 0.2, 3)
+    frame = pd.DataFrame(X, columns=list("abcdef"))
+    frame["b"] = pd.Series([pd.NA if np.isnan(v) else v for v in X[:, 1]], dtype=object)
+    before = frame.copy()
+    imputed = make().fit(frame).transform(frame)
+    pd.testing.assert_frame_equal(frame, before)            # the caller's frame is untouched
+    np.testing.assert_array_equal(imputed, make().fit(X).transform(X))
+
+
+def test_values_beyond_the_square_root_of_the_float_range_are_imputed(make, correlated):
+    """Squares of 1e200 overflow; the scaling must not (it once gave NaN)."""
+    X = with_gaps(correlated, 0.2, 4)
+    imputed = make().fit(X * 1e200).transform(X * 1e200)
+    assert np.isfinite(imputed).all()
+    np.testing.assert_allclose(imputed / 1e200, make().fit(X).transform(X), rtol=1e-5, atol=1e-6)
 
 
 def test_wrong_feature_count_at_transform(correlated, fitted):
