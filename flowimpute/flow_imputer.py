@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.nn.functional import logsigmoid
 
 from ._base import draw_seed, make_generator
+from ._donors import nearest_rows
 from ._imputer_base import BaseFlowImputer
 from ._langevin import independent_noise, mala, shared_noise
 from ._lattice import lattice_steps
@@ -43,6 +44,10 @@ MEAN_WEIGHT_CANDIDATES = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: tables (8 to 16 columns) a 300-row cap chose the same weight as all 750
 #: rows in 7 of 10 runs, the test RMSE within 1.4%.
 MEAN_WEIGHT_ENTRIES = 6000
+#: Adam steps that move each neighbour start of a conditional-mean chain
+#: towards its chain's density before the chain runs
+#: (``mean_chain_start="neighbours"``).
+CHAIN_START_STEPS = 25
 
 
 class FlowImputer(BaseFlowImputer):
@@ -273,6 +278,12 @@ class FlowImputer(BaseFlowImputer):
         chain ``i`` runs under density ``i % len(densities_)``, so with
         more densities than chains the later ones take no part in the mean:
         use a multiple of ``len(densities_)``).
+    mean_chain_start : {"mode", "neighbours"}, default="mode"
+        Where the conditional mean's chains start (see Mode or mean above):
+        all at the conditional mode, or each at one of the row's nearest
+        completed training rows (``training_fill_``, kept at fit with this
+        setting only). Read at transform time, except that "neighbours"
+        needs the training fill kept at fit.
     sample_posterior : bool, default=False
         ``transform`` returns one MALA draw (seeded by ``random_state``)
         instead of the conditional mode.
@@ -326,6 +337,10 @@ class FlowImputer(BaseFlowImputer):
     mean_weight_ : float or None
         With ``point_estimate="auto"``, the weight of the conditional mean
         against the mode chosen at fit; None otherwise.
+    training_fill_ : ndarray of shape (n_samples_fit, n_modelled_features) or None
+        With ``mean_chain_start="neighbours"``, the training rows as the
+        last EM round completed them (flow input space): the starts of the
+        conditional mean's chains. None otherwise.
     mean_, scale_, data_min_, data_max_, empty_features_, modelled_features_,
     device_, n_features_in_, feature_names_in_
         As in :class:`~flowimpute.VFGImputer`.
@@ -360,6 +375,7 @@ class FlowImputer(BaseFlowImputer):
         "gradient_step_size": [Interval(Real, 0, None, closed="neither")],
         "point_estimate": [StrOptions({"auto", "mode", "mean"})],
         "n_mean_chains": [Interval(Integral, 1, None, closed="left")],
+        "mean_chain_start": [StrOptions({"mode", "neighbours"})],
         "sample_posterior": ["boolean"],
         "n_mcmc_steps": [Interval(Integral, 2, None, closed="left")],
     }
@@ -381,6 +397,7 @@ class FlowImputer(BaseFlowImputer):
         gradient_step_size: float = 0.05,
         point_estimate: str = "mode",
         n_mean_chains: int = 6,
+        mean_chain_start: str = "mode",
         sample_posterior: bool = False,
         n_mcmc_steps: int = 200,
         missing_values=np.nan,
@@ -407,6 +424,7 @@ class FlowImputer(BaseFlowImputer):
         self.gradient_step_size = gradient_step_size
         self.point_estimate = point_estimate
         self.n_mean_chains = n_mean_chains
+        self.mean_chain_start = mean_chain_start
         self.sample_posterior = sample_posterior
         self.n_mcmc_steps = n_mcmc_steps
         self.missing_values = missing_values
@@ -506,6 +524,7 @@ class FlowImputer(BaseFlowImputer):
             self._fit_missingness(filled, gaps)
             if change < self.em_tol:
                 break
+        self.training_fill_ = filled if self.mean_chain_start == "neighbours" else None
         self.gradient_steps_ = (self._select_gradient_steps(X_scaled, observed, rng)
                                 if self.n_gradient_steps == "auto" else None)
         self._mean_seed_ = int(rng.randint(2**31))
@@ -595,27 +614,30 @@ class FlowImputer(BaseFlowImputer):
     def _bounds(self) -> tuple[Tensor, Tensor]:
         return self._to_tensor(self._latent_low_), self._to_tensor(self._latent_high_)
 
-    def _mode_search(self, z: Tensor, missing: Tensor, n_steps: int, gaps: Tensor):
+    def _mode_search(self, z: Tensor, missing: Tensor, n_steps: int, gaps: Tensor,
+                     densities: list | None = None):
         """Adam on ``-log`` :meth:`_log_target` over the ``missing`` entries
         of ``z``, within the training range, for every density of the
-        ensemble side by side; yields ``(step, current)`` after every step,
-        ``current`` the mean of the densities' searches. ``gaps``: the
-        entries that went missing in the data (they differ from ``missing``
-        where observed entries are hidden to choose the step counts)."""
+        ensemble (or of ``densities``) side by side; yields ``(step,
+        current)`` after every step, ``current`` the mean of the densities'
+        searches. ``gaps``: the entries that went missing in the data (they
+        differ from ``missing`` where observed entries are hidden to choose
+        the step counts)."""
         low, high = self._bounds()
         searches = [
             projected_adam(z, missing, lambda x, d=density: -self._log_target(x, gaps, d),
                            low, high, self.gradient_step_size, n_steps)
-            for density in self.densities_]
+            for density in (self.densities_ if densities is None else densities)]
         for states in zip(*searches, strict=True):
             yield states[0][0], torch.stack([current for _, current in states]).mean(0)
 
     def _conditional_mode(self, start: np.ndarray, observed: np.ndarray,
-                          n_steps: int | None = None) -> np.ndarray:
+                          n_steps: int | None = None,
+                          densities: list | None = None) -> np.ndarray:
         """Search towards the conditional mode, chunk by chunk: ``n_steps``
         Adam steps, or by default each column's ``gradient_steps_`` (a
         column stops moving at its own step count while the search goes on
-        for the others)."""
+        for the others); under the whole ensemble, or only ``densities``."""
         steps = self._steps_per_column(start.shape[1]) if n_steps is None \
             else np.full(start.shape[1], n_steps)
         out = start.copy()
@@ -629,7 +651,8 @@ class FlowImputer(BaseFlowImputer):
             z = self._to_tensor(start[chunk])
             missing = torch.as_tensor(~observed[chunk], device=self.device_)
             result = z
-            for step, current in self._mode_search(z, missing, int(steps.max()), missing):
+            for step, current in self._mode_search(z, missing, int(steps.max()), missing,
+                                                   densities):
                 if step in stops:
                     result = torch.where(stops[step], current, result)
             # A row whose search left the finite numbers keeps its starting fill.
@@ -711,16 +734,50 @@ class FlowImputer(BaseFlowImputer):
             out[chunk] = state.cpu().numpy()
         return out
 
-    def _conditional_mean(self, mode: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def _conditional_mean(self, mode: np.ndarray, observed: np.ndarray,
+                          own_rows: np.ndarray | None = None) -> np.ndarray:
         """The conditional mean of the missing entries (standardized scale):
         the average of ``n_mean_chains`` MALA chains' post-tuning states,
-        started at the conditional ``mode``, chain ``i`` under density ``i %
-        len(densities_)``; averaged after mapping back through the marginal
-        transform. Deterministic and row-independent."""
+        chain ``i`` under density ``i % len(densities_)`` and started as
+        :meth:`_chain_start` says; averaged after mapping back through the
+        marginal transform. ``own_rows``: the training row of each row, or
+        None (see :meth:`_chain_donors`). Deterministic and row-independent."""
+        donors = self._chain_donors(mode, observed, own_rows)
         return np.mean([
-            self._from_latent(self._langevin(mode, observed, self._mean_seed_ + index,
-                                             index % len(self.densities_), average=True))
+            self._from_latent(self._langevin(
+                self._chain_start(index, mode, observed, donors), observed,
+                self._mean_seed_ + index, index % len(self.densities_), average=True))
             for index in range(self.n_mean_chains)], axis=0)
+
+    def _chain_donors(self, mode: np.ndarray, observed: np.ndarray,
+                      own_rows: np.ndarray | None) -> np.ndarray | None:
+        """With ``mean_chain_start="neighbours"``, the training rows nearest
+        to each row on its observed entries (flow input space), nearest
+        first, ``own_rows`` (a row's own index in the training table, when
+        it is a training row whose hidden entries are being recovered)
+        excluded; None with "mode"."""
+        if self.mean_chain_start == "mode":
+            return None
+        if self.training_fill_ is None:
+            raise ValueError('mean_chain_start="neighbours" needs the completed training '
+                             'table, kept at fit with that setting only; this imputer was '
+                             'fitted with "mode": refit it.')
+        candidates = self.training_fill_.shape[0] - (own_rows is not None)
+        return nearest_rows(mode, observed, self.training_fill_,
+                            min(self.n_mean_chains, candidates), own_rows)
+
+    def _chain_start(self, index: int, mode: np.ndarray, observed: np.ndarray,
+                     donors: np.ndarray | None) -> np.ndarray:
+        """Start of conditional-mean chain ``index``: the conditional
+        ``mode``, or the completed values of the row's ``index``-th nearest
+        training row (``donors``, cycled) in its missing entries, moved by
+        :data:`CHAIN_START_STEPS` Adam steps on the chain's density."""
+        if donors is None:
+            return mode
+        start = np.where(observed, mode,
+                         self.training_fill_[donors[:, index % donors.shape[1]]])
+        member = self.densities_[index % len(self.densities_)]
+        return self._conditional_mode(start, observed, CHAIN_START_STEPS, [member])
 
     def _point_estimate(self, mode: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The point imputation from the conditional ``mode`` (flow input
@@ -761,7 +818,7 @@ class FlowImputer(BaseFlowImputer):
             return 0.0
         mode = self._mode(held.truth, held.kept)
         mode_estimate = self._from_latent(mode)
-        mean_estimate = self._conditional_mean(mode, held.kept)
+        mean_estimate = self._conditional_mean(mode, held.kept, held.rows)
         errors = [squared_errors((1 - weight) * mode_estimate + weight * mean_estimate,
                                  held.truth, held.hidden).sum()
                   for weight in MEAN_WEIGHT_CANDIDATES]

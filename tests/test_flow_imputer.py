@@ -377,3 +377,86 @@ def test_no_gaps_no_noise():
     imputer = FlowImputer(CouplingFlowDensity(n_layers=1, hidden_dims=(8,), max_epochs=1),
                           random_state=0).fit(X)
     np.testing.assert_array_equal(imputer.gap_noise_std_, 0.0)
+
+
+def _small_neighbour_imputer(**overrides) -> FlowImputer:
+    settings = dict(max_em_iter=1, em_epochs=1, n_gradient_steps=5, point_estimate="mean",
+                    mean_chain_start="neighbours", n_mean_chains=3, n_mcmc_steps=4,
+                    random_state=0)
+    return FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=3),
+                       **{**settings, **overrides})
+
+
+def test_neighbour_chains_start_at_the_nearest_completed_training_rows(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = np.where(rng.rand(300, 3) < 0.2, np.nan,
+                 rng.multivariate_normal(np.zeros(3), COVARIANCE, size=300))
+    imputer = _small_neighbour_imputer().fit(X)
+    fill, observed = imputer.training_fill_, ~np.isnan(X)
+    assert fill.shape == X.shape and np.isfinite(fill).all()
+    np.testing.assert_allclose(fill[observed], ((X - imputer.mean_) / imputer.scale_)[observed])
+
+    queries = np.random.RandomState(1).multivariate_normal(np.zeros(3), COVARIANCE, size=20)
+    query_observed = np.ones_like(queries, dtype=bool)
+    query_observed[:, 0] = False
+    mode = imputer._mode(imputer._scaled(queries, query_observed), query_observed)
+    donors = imputer._chain_donors(mode, query_observed, None)
+    distances = ((fill[None, :, 1:] - mode[:, None, 1:]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(donors, np.argsort(distances, axis=1, kind="stable")[:, :3])
+    moved = imputer._chain_start(1, mode, query_observed, donors)
+    monkeypatch.setattr(flow_imputer, "CHAIN_START_STEPS", 0)
+    start = imputer._chain_start(1, mode, query_observed, donors)
+    np.testing.assert_array_equal(start[:, 0], fill[donors[:, 1], 0])
+    np.testing.assert_array_equal(start[:, 1:], mode[:, 1:])
+    np.testing.assert_array_equal(moved[:, 1:], mode[:, 1:])
+    assert np.abs(moved[:, 0] - start[:, 0]).max() > 1e-3   # moved under the chain's flow
+
+
+def test_the_mean_weight_is_not_chosen_from_the_rows_own_fill(monkeypatch):
+    """Hidden training entries are in the training fill: a row may not start
+    chains from its own completed values."""
+    calls = []
+    search = flow_imputer.nearest_rows
+
+    def recording(queries, observed, table, k, exclude=None):
+        calls.append((queries, observed, table, exclude))
+        return search(queries, observed, table, k, exclude)
+
+    monkeypatch.setattr(flow_imputer, "nearest_rows", recording)
+    rng = np.random.RandomState(2)
+    X = np.where(rng.rand(200, 3) < 0.2, np.nan,
+                 rng.multivariate_normal(np.zeros(3), COVARIANCE, size=200))
+    imputer = _small_neighbour_imputer(point_estimate="auto").fit(X)
+    assert imputer.mean_weight_ in MEAN_WEIGHT_CANDIDATES
+    ((queries, observed, table, own_rows),) = calls
+    assert own_rows is not None and len(np.unique(own_rows)) == len(own_rows)
+    np.testing.assert_array_equal(table[own_rows][observed], queries[observed])
+
+
+def test_neighbour_chains_reach_the_modes_one_search_misses():
+    """x1 is -2 or +2 (small noise) whatever x0: its conditional mean is 0,
+    but chains started at one mode stay there."""
+    rng = np.random.RandomState(0)
+    x0 = rng.normal(size=1500)
+    X = np.column_stack([x0, rng.choice([-2.0, 2.0], 1500) + 0.1 * rng.normal(size=1500)])
+    X[rng.rand(1500) < 0.2, 1] = np.nan
+    imputer = FlowImputer(NAFDensity(n_flows=2, hidden_dims=(16,), n_transformer_units=8,
+                                     max_epochs=30),
+                          max_em_iter=1, n_gradient_steps=100, point_estimate="mean",
+                          n_mean_chains=6, n_mcmc_steps=100, random_state=0)
+    X_test = np.column_stack([rng.normal(size=100), np.full(100, np.nan)])
+    from_mode = imputer.set_params(mean_chain_start="neighbours").fit(X).set_params(
+        mean_chain_start="mode").transform(X_test)[:, 1]
+    from_neighbours = imputer.set_params(mean_chain_start="neighbours").transform(X_test)[:, 1]
+    # Seed 0: RMS distance from the true mean 1.73 (mode starts) and 0.93;
+    # six chains split at random between the modes would give about 0.82.
+    assert np.sqrt(np.mean(from_mode ** 2)) > 1.5
+    assert np.sqrt(np.mean(from_neighbours ** 2)) < 1.2
+
+
+def test_neighbour_starts_need_the_training_fill_kept_at_fit(gaussian_imputer):
+    assert gaussian_imputer.training_fill_ is None   # fitted with mean_chain_start="mode"
+    with pytest.raises(ValueError, match="refit"):
+        copy.deepcopy(gaussian_imputer).set_params(
+            point_estimate="mean", mean_chain_start="neighbours").transform(
+                np.array([[np.nan, 0.0, 0.0]]))

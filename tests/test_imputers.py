@@ -21,6 +21,10 @@ IMPUTERS = {
         density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
         ensemble_size=2, max_em_iter=1, em_epochs=1, n_mcmc_steps=10, point_estimate="mean",
         n_mean_chains=3, random_state=0), **kw}),   # the MALA mean in transform
+    "flow_coupling_neighbour_chains": lambda **kw: FlowImputer(**{**dict(
+        density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
+        max_em_iter=1, em_epochs=1, n_mcmc_steps=10, point_estimate="mean",
+        mean_chain_start="neighbours", n_mean_chains=3, random_state=0), **kw}),
     "flow_naf_mean_start": lambda **kw: FlowImputer(**{**dict(
         density=NAFDensity(n_flows=1, hidden_dims=(8,), n_transformer_units=4, max_epochs=3),
         initial_strategy="mean", marginal="standard", max_em_iter=1, em_epochs=1,
