@@ -1,0 +1,16 @@
+"""Which imputers the imputation suite runs where (its real run is
+``python -m flowimpute.bench.imputation``)."""
+
+from flowimpute.bench import imputation
+
+
+def test_methods_run_by_default_named_only_and_mnar_only():
+    names = list(imputation.imputers(0, 1))
+    default_mcar = [n for n in names if imputation.is_selected(n, "MCAR", None)]
+    default_mnar = [n for n in names if imputation.is_selected(n, "MNAR", None)]
+    assert "FlowImputer(NAF+Coupling x3)" in default_mcar
+    assert set(names) - set(default_mcar) == imputation.NAMED_ONLY | imputation.MNAR_ONLY
+    assert set(names) - set(default_mnar) == imputation.NAMED_ONLY
+    for name in imputation.NAMED_ONLY | imputation.MNAR_ONLY:
+        assert imputation.is_selected(name, "MCAR", [name])
+    assert not imputation.is_selected("FlowImputer(NAF)", "MCAR", ["VFGImputer"])
