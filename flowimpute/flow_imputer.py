@@ -137,6 +137,16 @@ class FlowImputer(BaseFlowImputer):
     latter; so the default is "mode". A weight above 0 makes ``transform``
     several times slower (``n_mean_chains`` chains of ``n_mcmc_steps``
     steps against at most 100 search steps per density).
+    ``mean_chain_start="neighbours"`` starts chain ``i`` instead at the
+    row's ``i``-th nearest row of the EM's last completed training table
+    (Euclidean distance over the row's observed entries in the flow input
+    space; the row's own training row excluded when the weight is chosen),
+    moved first by ``CHAIN_START_STEPS`` Adam steps up its chain's density,
+    so that chains can reach modes other than the one the search found. In
+    the report's setting it changed the test RMSE both ways (lower in 10 of
+    19 runs, higher in 6; geometric mean ratio 0.999; California MAR 20%
+    mask 1 0.659 -> 0.634, California MCAR 20% mask 0 0.603 -> 0.676), so
+    it is an option, not the default.
 
     **Multiple imputation** (:meth:`sample_imputations`, or
     ``sample_posterior=True`` for one draw per ``transform``):
