@@ -120,6 +120,9 @@ class VFGImputer(BaseFlowImputer):
         squared error on the hidden observed entries (standardized scale)
         decides. The ELBO cannot decide: with learned precisions it rewards
         confident messages, not accurate imputations. Costs ``n_init`` fits.
+        One model can fail to learn a column (on the VFG paper's synthetic
+        table, seed 1: test MSE 22.4 with one model, about the mean
+        imputer's, and 2.3 with three; user guide, "How VFGImputer works").
     missing_values : float or int, default=np.nan
         The placeholder for missing values.
     add_indicator : bool, default=False
