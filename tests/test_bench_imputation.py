@@ -14,3 +14,11 @@ def test_methods_run_by_default_named_only_and_mnar_only():
     for name in imputation.NAMED_ONLY | imputation.MNAR_ONLY:
         assert imputation.is_selected(name, "MCAR", [name])
     assert not imputation.is_selected("FlowImputer(NAF)", "MCAR", ["VFGImputer"])
+
+
+def test_epoch_cap_reaches_the_em_rounds_only_below_their_default():
+    default = imputation.imputers(0, None)["FlowImputer(NAF)"]().em_epochs
+    for cap, expected in ((None, default), (default + 20, default), (2, 2)):
+        factories = imputation.imputers(0, cap)
+        flow_imputers = [name for name in factories if name.startswith("FlowImputer")]
+        assert {factories[name]().em_epochs for name in flow_imputers} == {expected}

@@ -78,30 +78,36 @@ def load_table(name: str, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 # ------------------------------------------------------------------ methods
+#: FlowImputer's default ``em_epochs``: an epoch cap below it lowers it too.
+_DEFAULT_EM_EPOCHS = FlowImputer().em_epochs
+
+
 def imputers(seed: int, epochs: int | None,
              device: str = "auto") -> dict[str, Callable[[], object]]:
     """Factories of every compared imputer. ``epochs`` caps the flows'
-    training epochs (None: each estimator's default)."""
+    training epochs, and FlowImputer's epochs per EM round (None: each
+    estimator's default)."""
     cap = {} if epochs is None else {"max_epochs": epochs}
+    em_cap = {} if epochs is None else {"em_epochs": min(epochs, _DEFAULT_EM_EPOCHS)}
     return {
         "FlowImputer(NAF)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), device=device,
-            random_state=seed),
+            random_state=seed, **em_cap),
         "FlowImputer(Coupling)": lambda: FlowImputer(
             CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap), device=device,
-            random_state=seed),
+            random_state=seed, **em_cap),
         "FlowImputer(NAF+Coupling x3)": lambda: FlowImputer(
             [NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
              CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap)], ensemble_size=3,
-            point_estimate="auto", device=device, random_state=seed),
+            point_estimate="auto", device=device, random_state=seed, **em_cap),
         "FlowImputer(NAF+Coupling x3, neighbour starts)": lambda: FlowImputer(
             [NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
              CouplingFlowDensity(n_layers=6, hidden_dims=(64, 64), **cap)], ensemble_size=3,
             point_estimate="auto", mean_chain_start="neighbours", device=device,
-            random_state=seed),
+            random_state=seed, **em_cap),
         "FlowImputer(NAF, self-masking)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
-            missing_mechanism="self-masking", device=device, random_state=seed),
+            missing_mechanism="self-masking", device=device, random_state=seed, **em_cap),
         "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
     }
@@ -275,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-rows", type=int, default=None,
                         help="subsample each data set to this many rows (per mask)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="cap the training epochs of every flow-based imputer")
+                        help="cap the training epochs of every flow-based imputer "
+                             "(FlowImputer's epochs per EM round too)")
     parser.add_argument("--methods", nargs="+", help="subset of the methods to run")
     parser.add_argument("--mnar-dataset", default="wine_quality_white")
     parser.add_argument("--output", type=Path, default=Path("flowimpute-report"))
