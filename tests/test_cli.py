@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from flowimpute.cli import main
+from flowimpute.bench.vfg_paper import VFG_VARIANTS
+from flowimpute.cli import PRESETS, main
 
 
 def test_quick_bench_writes_its_report(tmp_path, capsys):
@@ -37,6 +38,13 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
     assert "## Imputation" in capsys.readouterr().out
     for figure in ("density.png", "imputation.png"):
         assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_presets_name_only_known_vfg_variants():
+    """An unknown name would be skipped silently, deep into a long run."""
+    for name, preset in PRESETS.items():
+        variants = preset.get("paper", {}).get("variants") or []
+        assert set(variants) <= set(VFG_VARIANTS), name
 
 
 def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
