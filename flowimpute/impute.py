@@ -77,7 +77,8 @@ class VFGImputer(BaseFlowImputer):
     latent_dim : int or None, default=None
         Width of every latent node; sections narrower than it are padded
         with zeros (dropped again on decoding). None: the widest section, at
-        least 2.
+        least 2. A wider latent leaves an invertible decoder room for what
+        its section does not show (user guide, "A wider latent").
     n_coupling_layers : int, default=3
         Coupling layers per edge flow.
     hidden_dims : tuple of int, default=(32, 32)
