@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from flowimpute.bench.vfg_paper import VFG_VARIANTS
+from flowimpute.bench.vfg_paper import VFG_VARIANTS, vfg_variants
 from flowimpute.cli import PRESETS, main
 
 
@@ -41,10 +41,12 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
 
 
 def test_presets_name_only_known_vfg_variants():
-    """An unknown name would be skipped silently, deep into a long run."""
+    """An unknown name fails the paper part, deep into a long run."""
     for name, preset in PRESETS.items():
         variants = preset.get("paper", {}).get("variants") or []
         assert set(variants) <= set(VFG_VARIANTS), name
+    with pytest.raises(ValueError, match="Unknown VFG variants"):
+        vfg_variants([[0, 1]], [0], 0, ["VFG (weighted, n_init=30)"])
 
 
 def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):

@@ -93,6 +93,10 @@ VFG_VARIANTS = {
 def vfg_variants(sections, tree, seed: int, variants: Sequence[str] | None = None,
                  **overrides) -> dict[str, Callable[[], object]]:
     """Factories of the chosen :data:`VFG_VARIANTS` (all by default)."""
+    unknown = set(variants or ()) - set(VFG_VARIANTS)
+    if unknown:
+        raise ValueError(f"Unknown VFG variants {sorted(unknown)}; "
+                         f"choose from {list(VFG_VARIANTS)}.")
     common = dict(sections=sections, tree=tree, random_state=seed, **overrides)
     return {name: (lambda settings=settings: VFGImputer(**settings, **common))
             for name, settings in VFG_VARIANTS.items()
