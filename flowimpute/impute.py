@@ -76,9 +76,19 @@ class VFGImputer(BaseFlowImputer):
         Target section size when ``sections`` is None.
     latent_dim : int or None, default=None
         Width of every latent node; sections narrower than it are padded
-        with zeros (dropped again on decoding). None: the widest section, at
-        least 2. A wider latent leaves an invertible decoder room for what
-        its section does not show (user guide, "A wider latent").
+        (see ``padding``; the padding is dropped again on decoding). None:
+        the widest section, at least 2. A wider latent leaves an invertible
+        decoder room for what its section does not show (user guide, "A
+        wider latent").
+    padding : {"noise", "zeros"}, default="noise"
+        What fills the padding coordinates while training: "noise" draws
+        them from a standard normal afresh for every batch, so every edge
+        flow sees inputs that fill its whole latent space and the batch
+        entropies of the ELBO stay finite; "zeros" puts the inputs of a
+        narrower section on a subspace. Imputation and scoring always pad
+        with zeros (the noise's mean), so ``transform`` stays
+        deterministic. Only sections narrower than ``latent_dim`` have
+        padding.
     n_coupling_layers : int, default=3
         Coupling layers per edge flow.
     hidden_dims : tuple of int, default=(32, 32)
@@ -197,6 +207,7 @@ class VFGImputer(BaseFlowImputer):
         "tree": [list, None],
         "section_size": [Interval(Integral, 1, None, closed="left")],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "padding": [StrOptions({"noise", "zeros"})],
         "n_coupling_layers": [Interval(Integral, 1, None, closed="left")],
         "hidden_dims": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -217,6 +228,7 @@ class VFGImputer(BaseFlowImputer):
         tree=None,
         section_size: int = 2,
         latent_dim: int | None = None,
+        padding: str = "noise",
         n_coupling_layers: int = 3,
         hidden_dims: tuple[int, ...] = (32, 32),
         activation: str = "tanh",
@@ -250,6 +262,7 @@ class VFGImputer(BaseFlowImputer):
         self.tree = tree
         self.section_size = section_size
         self.latent_dim = latent_dim
+        self.padding = padding
         self.n_coupling_layers = n_coupling_layers
         self.hidden_dims = hidden_dims
         self.activation = activation
@@ -410,9 +423,12 @@ class VFGImputer(BaseFlowImputer):
         """The negative ELBO of a packed batch: the full pass (Algorithm 1)
         and, with ``mask_prob > 0``, the random-masking pass (Algorithm 2)."""
         model = self.module_
+        pad_with_noise = self.padding == "noise" and not bool(self._real_.all())
 
         def loss_fn(batch: Tensor) -> Tensor:
             leaves, entry_observed, leaf_observed = self._unpack(batch, n_columns)
+            if pad_with_noise:
+                leaves = self._with_padding_noise(leaves)
             if self.mask_prob == 0:
                 return model.negative_elbo(leaves, leaf_observed, entry_observed)
             # Both passes over the same rows, stacked into one batch: same
@@ -425,6 +441,11 @@ class VFGImputer(BaseFlowImputer):
             return per_row[:n_rows].mean() + per_row[n_rows:].mean() - entropy
 
         return loss_fn
+
+    def _with_padding_noise(self, leaves: Tensor) -> Tensor:
+        """``leaves`` with standard normal draws (global torch RNG) in the
+        padding coordinates; real entries unchanged."""
+        return torch.where(self._real_, leaves, torch.randn_like(leaves))
 
     @torch.no_grad()
     def _masked_imputation_error(self, packed: Tensor, n_columns: int, seed: int) -> float:

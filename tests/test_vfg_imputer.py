@@ -63,6 +63,20 @@ def test_unequal_sections_are_padded(correlated):
     assert not np.isnan(imputer.transform(X)).any()
 
 
+def test_padding_noise_changes_training_only_where_sections_are_padded(correlated):
+    X = with_gaps(correlated, 0.2, 7)
+
+    def imputed(sections, padding):
+        return VFGImputer(sections=sections, padding=padding, **FAST).fit(X).transform(X)
+
+    equal = [[0, 1], [2, 3], [4, 5]]
+    np.testing.assert_array_equal(imputed(equal, "noise"), imputed(equal, "zeros"))
+    unequal = [[0], [1, 2, 3], [4, 5]]
+    noise = imputed(unequal, "noise")
+    assert not np.array_equal(noise, imputed(unequal, "zeros"))
+    np.testing.assert_array_equal(noise, imputed(unequal, "noise"))
+
+
 def test_pipeline_grid_search_over_depth(correlated):
     X = with_gaps(correlated[:, :5], 0.2, 9)
     y = correlated[:, 5]
