@@ -58,6 +58,7 @@ from ..impute import VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
 from .report import to_markdown
+from .vfg_paper import WIDER_LATENT
 
 DEFAULT_DATASETS = ["california", "gas_turbine", "wine_quality_white", "letter"]
 
@@ -112,7 +113,7 @@ def imputers(seed: int, epochs: int | None,
             missing_mechanism="self-masking", device=device, random_state=seed, **em_cap),
         "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
-            latent_dim=4, n_coupling_layers=6, random_state=seed, device=device, **cap),
+            **WIDER_LATENT, random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
     }
 
