@@ -77,6 +77,55 @@ def test_padding_noise_changes_training_only_where_sections_are_padded(correlate
     np.testing.assert_array_equal(noise, imputed(unequal, "noise"))
 
 
+def test_column_weights_scale_each_column_in_training(correlated):
+    X = with_gaps(correlated, 0.2, 7)
+    X[:, 0] *= 100.0    # one column far wider than the others
+
+    def fitted_with(weights):
+        return VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], column_weights=weights,
+                          **FAST).fit(X)
+
+    equal = fitted_with("equal")
+    np.testing.assert_array_equal(equal.column_weights_, np.ones(6))
+    # Weights are rescaled to mean 1, so any constant is "equal".
+    np.testing.assert_array_equal(equal.transform(X), fitted_with(np.full(6, 3.0)).transform(X))
+    variance = fitted_with("variance")
+    spread = np.nanvar(X, axis=0)
+    np.testing.assert_allclose(variance.column_weights_, spread / spread.mean())
+    assert not np.array_equal(variance.transform(X), equal.transform(X))
+    np.testing.assert_array_equal(variance.transform(X), fitted_with("variance").transform(X))
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.ones(5), "expected \\(6,\\)"),
+    (np.array([1.0, -1, 1, 1, 1, 1]), "nonnegative"),
+    (np.array([1.0, np.nan, 1, 1, 1, 1]), "finite"),
+    (np.zeros(6), "every modelled column weight 0"),
+    (["a"] * 6, "one number per input column"),
+])
+def test_column_weights_are_checked(correlated, weights, message):
+    with pytest.raises(ValueError, match=message):
+        VFGImputer(column_weights=weights, **FAST).fit(correlated)
+
+
+def test_entry_weights_scale_only_the_reconstruction_terms(correlated, fitted):
+    complete = fitted._to_tensor(fitted._standardize(correlated[:50]))
+    leaves, entry_observed = fitted._leaves(complete, torch.ones(50, 6, dtype=torch.bool))
+    every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
+
+    def per_row(scale):
+        weights = None if scale is None else torch.full(leaves.shape[1:], scale,
+                                                        dtype=leaves.dtype)
+        with torch.no_grad():
+            return fitted.module_.elbo_terms(leaves, every_section, entry_observed,
+                                             entry_weights=weights)[0].numpy()
+
+    np.testing.assert_array_equal(per_row(None), per_row(1.0))
+    reconstruction = per_row(1.0) - per_row(0.0)
+    assert (reconstruction > 0).all()
+    np.testing.assert_allclose(per_row(3.0) - per_row(1.0), 2 * reconstruction, rtol=1e-10)
+
+
 def test_pipeline_grid_search_over_depth(correlated):
     X = with_gaps(correlated[:, :5], 0.2, 9)
     y = correlated[:, 5]

@@ -169,7 +169,8 @@ class VFGModel(nn.Module):
         return 0.5 * torch.logdet(covariance) + 0.5 * m * (1 + math.log(2 * math.pi))
 
     def elbo_terms(
-        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor, n_groups: int = 1
+        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor, n_groups: int = 1,
+        entry_weights: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Per-row negative log-likelihood terms and the batch entropy of the ELBO.
 
@@ -185,6 +186,9 @@ class VFGModel(nn.Module):
             The batch stacks this many equal groups of rows (for example the
             full and the randomly masked pass over the same rows); batch
             entropies are taken within each group and added up.
+        entry_weights : Tensor (k, m) or None, default=None
+            Weight of each section entry's reconstruction term (None: 1, the
+            ELBO itself).
 
         Returns
         -------
@@ -199,7 +203,10 @@ class VFGModel(nn.Module):
         messages = self.encode(leaves, leaf_visible)
         decoded = self.decode(messages)
         reconstructed = torch.stack(decoded[: self.tree.n_sections], dim=1)
-        per_row = (self._distance(reconstructed, leaves) * entry_observed).sum((1, 2))
+        distance = self._distance(reconstructed, leaves) * entry_observed
+        if entry_weights is not None:
+            distance = distance * entry_weights
+        per_row = distance.sum((1, 2))
         entropy = per_row.new_zeros(())
         for node in range(self.tree.n_nodes - 1):
             message = messages.outgoing[node]
@@ -222,10 +229,12 @@ class VFGModel(nn.Module):
         return total
 
     def negative_elbo(
-        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor
+        self, leaves: Tensor, leaf_visible: Tensor, entry_observed: Tensor,
+        entry_weights: Tensor | None = None,
     ) -> Tensor:
         """Mean negative layer-wise ELBO of a batch (see :meth:`elbo_terms`)."""
-        per_row, entropy = self.elbo_terms(leaves, leaf_visible, entry_observed)
+        per_row, entropy = self.elbo_terms(leaves, leaf_visible, entry_observed,
+                                           entry_weights=entry_weights)
         return per_row.mean() - entropy
 
     def root_precision(self, messages: Messages) -> Tensor:
