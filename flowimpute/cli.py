@@ -37,7 +37,8 @@ PRESETS = {
     "default": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
                   "variants": ["VFG (weighted, n_init=3)",
-                               "VFG (weighted, n_init=3, latent_dim=4, 6 couplings)",
+                               "VFG (weighted, n_init=3, latent_dim=4, 6 couplings, "
+                               "variance weights)",
                                "VFG (paper: mean)"]},
         "density": {"datasets": ["magic", "gas_turbine", "wine_quality_white"],
                     "seeds": [0, 1, 2], "max_rows": 3000, "max_epochs": 40,

@@ -88,6 +88,13 @@ VFG_VARIANTS = {
     "VFG (weighted, n_init=3)": dict(aggregation="weighted", n_init=3),
     "VFG (weighted, n_init=3, latent_dim=4, 6 couplings)": dict(
         aggregation="weighted", n_init=3, **WIDER_LATENT),
+    # The synthetic protocol's error is a raw MSE, so these weight the
+    # loss by column variance (on the standardized California protocol
+    # that is every column the same).
+    "VFG (weighted, n_init=3, variance weights)": dict(
+        aggregation="weighted", n_init=3, column_weights="variance"),
+    "VFG (weighted, n_init=3, latent_dim=4, 6 couplings, variance weights)": dict(
+        aggregation="weighted", n_init=3, column_weights="variance", **WIDER_LATENT),
     "VFG (paper: mean)": dict(aggregation="mean"),
 }
 
