@@ -36,7 +36,7 @@ PRESETS = {
     # What the README's main command runs: about 110 minutes on 2 CPU cores.
     "default": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
-                  "variants": ["VFG (weighted, n_init=3)",
+                  "variants": ["VFG (weighted, n_init=3, variance weights)",
                                "VFG (weighted, n_init=3, latent_dim=4, 6 couplings, "
                                "variance weights)",
                                "VFG (paper: mean)"]},

@@ -111,11 +111,11 @@ class VFGImputer(BaseFlowImputer):
         errors count in the data's own units, the right choice when errors
         are measured there (a raw MSE) and columns differ in spread. An
         array of shape (n_features,) gives a nonnegative weight per input
-        column. Weights are
-        rescaled to mean 1 over the modelled columns. :meth:`score_samples`
-        is always the unweighted ELBO. On the VFG paper's synthetic table,
-        whose error is a raw MSE, "variance" lowered the wider setting's
-        test MSE on 5 of 5 seeds (user guide, "Weighting the columns").
+        column. Weights are rescaled to mean 1 over the modelled columns.
+        :meth:`score_samples` is always the unweighted ELBO. On the VFG
+        paper's synthetic table, whose error is a raw MSE, "variance"
+        lowered the wider setting's mean test MSE over 10 seeds from 0.497
+        to 0.168 (user guide, "Weighting the columns").
     mask_prob : float, default=0.5
         Probability that a section is hidden in the random-masking pass,
         drawn independently for each row; at least one observed section per
