@@ -1,7 +1,8 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from flowimpute.bench.vfg_paper import VFG_VARIANTS, vfg_variants
+from flowimpute.bench.vfg_paper import VFG_VARIANTS, trimmed_mse, vfg_variants
 from flowimpute.cli import PRESETS, main
 
 
@@ -47,6 +48,17 @@ def test_presets_name_only_known_vfg_variants():
         assert set(variants) <= set(VFG_VARIANTS), name
     with pytest.raises(ValueError, match="Unknown VFG variants"):
         vfg_variants([[0, 1]], [0], 0, ["VFG (weighted, n_init=30)"])
+
+
+def test_trimmed_mse_drops_the_rows_with_the_largest_error():
+    truth = np.zeros((200, 3))
+    imputed = np.ones((200, 3))
+    imputed[7, 0] = 101.0  # one row far off; its observed entry (column 2) does not count
+    imputed[:, 2] = 50.0
+    hidden = np.zeros((200, 3), dtype=bool)
+    hidden[:, :2] = True
+    assert trimmed_mse(imputed, truth, hidden) == 1.0
+    assert trimmed_mse(imputed, truth, hidden, worst=0.0) == (2 * 199 + 101**2 + 1) / 400
 
 
 def test_failures_are_recorded_not_fatal(tmp_path, monkeypatch):
