@@ -59,7 +59,8 @@ def trimmed_mse(imputed: np.ndarray, truth: np.ndarray, hidden: np.ndarray,
     rows = hidden.any(axis=1)
     squared = np.where(hidden, imputed - truth, 0.0)[rows] ** 2
     row_sum, row_count = squared.sum(axis=1), hidden[rows].sum(axis=1)
-    keep = np.argsort(row_sum / row_count)[: rows.sum() - int(np.ceil(worst * rows.sum()))]
+    n_rows = len(row_sum)
+    keep = np.argsort(row_sum / row_count)[: n_rows - int(np.ceil(worst * n_rows))]
     return float(row_sum[keep].sum() / row_count[keep].sum())
 
 
