@@ -1,9 +1,8 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
 from .density import CouplingFlowDensity, NAFDensity
-from .flow_imputer import FlowImputer
-from .impute import VFGImputer
-from .mask_search import MaskSearch
+from .impute import FlowImputer, VFGImputer
+from .structure.mask_search import MaskSearch
 
 __version__ = "0.1.0.dev0"
 

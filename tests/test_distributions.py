@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from flowimpute.distributions import (
+from flowimpute.flows.distributions import (
     GaussianMixtureBase,
     StandardLaplace,
     StandardNormal,

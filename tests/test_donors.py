@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from flowimpute import _donors
-from flowimpute._donors import nearest_rows
+from flowimpute.inference import donors as _donors
+from flowimpute.inference.donors import nearest_rows
 
 
 def _brute_force(queries, observed, table, k, exclude):

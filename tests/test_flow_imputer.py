@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 from torch.nn.utils import parameters_to_vector
 
 from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, flow_imputer
-from flowimpute.flow_imputer import GRADIENT_STEP_CANDIDATES, MEAN_WEIGHT_CANDIDATES
+from flowimpute.impute.flow_imputer import GRADIENT_STEP_CANDIDATES, MEAN_WEIGHT_CANDIDATES
 
 COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from flowimpute._lattice import lattice_steps
+from flowimpute.preprocessing.lattice import lattice_steps
 
 
 def test_grid_columns_get_their_step_and_continuous_ones_zero():

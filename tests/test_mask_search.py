@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from flowimpute import CouplingFlowDensity, MaskSearch
-from flowimpute.mask_search import modify_masks
+from flowimpute.structure.mask_search import modify_masks
 
 FAST_SEARCH = dict(search_iter=6, search_steps=5)
 FAST_FLOW = dict(n_layers=3, hidden_dims=(8,), max_epochs=2, random_state=0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from flowimpute.masks import parity_masks, random_masks
-from flowimpute.models import autoregressive_transform, coupling_transform
+from flowimpute.flows import autoregressive_transform, coupling_transform
+from flowimpute.structure.masks import parity_masks, random_masks
 from flowimpute.transforms import (
     AffineConstant,
     AffineCoupling,

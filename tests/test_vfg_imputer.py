@@ -202,7 +202,7 @@ def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fit
 
 
 def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted):
-    from flowimpute.impute import GAP_STEP_CANDIDATES
+    from flowimpute.impute.vfg_imputer import GAP_STEP_CANDIDATES
     assert fitted.gap_steps_.shape == (6,)
     assert set(fitted.gap_steps_) <= set(GAP_STEP_CANDIDATES)
     fixed = VFGImputer(**{**FAST, "n_gap_steps": 3}).fit(with_gaps(correlated, 0.2, 0))

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..datasets import load_dataset
 from ..density import CouplingFlowDensity, NAFDensity
-from ..mask_search import MaskSearch
+from ..structure.mask_search import MaskSearch
 
 #: Rows of the training set used to cross-validate the KDE bandwidth.
 _KDE_SEARCH_ROWS = 2000

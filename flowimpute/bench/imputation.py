@@ -53,8 +53,7 @@ from tqdm.auto import tqdm
 from ..amputation import mar_mask, mcar_mask, mnar_self_masking_mask
 from ..datasets import DATASET_NAMES, load_dataset, make_vfg_synthetic
 from ..density import CouplingFlowDensity, NAFDensity
-from ..flow_imputer import FlowImputer
-from ..impute import VFGImputer
+from ..impute import FlowImputer, VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
 from .report import to_markdown

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..datasets import load_dataset
 from ..density import CouplingFlowDensity
-from ..mask_search import MaskSearch
+from ..structure.mask_search import MaskSearch
 from .density import split_standardized
 from .report import mean_std, to_markdown
 

@@ -38,8 +38,7 @@ import torch
 
 from ..amputation import mcar_mask
 from ..density import CouplingFlowDensity, NAFDensity
-from ..flow_imputer import FlowImputer
-from ..impute import VFGImputer
+from ..impute import FlowImputer, VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
 from .naf import ZukoDensity

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._mlp import ACTIVATIONS
+from ..nn.mlp import ACTIVATIONS
 from .base import Transform
 from .monotone import MonotoneTransformer
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._mlp import make_mlp
+from ..nn.mlp import make_mlp
 from .base import Transform
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..transforms._mlp import ACTIVATIONS, IN_PLACE_ACTIVATIONS
+from ..nn.mlp import ACTIVATIONS, IN_PLACE_ACTIVATIONS
 
 
 class EdgeFlows(nn.Module):

@@ -1,14 +1,11 @@
-"""A normalizing flow: an invertible transform onto a simple base distribution."""
+"""The transform stacks of the flow densities: RealNVP-style coupling and neural autoregressive."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
-from ..distributions import GaussianMixtureBase, StandardLaplace, StandardNormal
 from ..transforms import (
     AffineConstant,
     AffineCoupling,
@@ -17,41 +14,6 @@ from ..transforms import (
     MonotoneTransformer,
     Transform,
 )
-
-
-class Flow(nn.Module):
-    """Density ``log p(x) = log p_base(T(x)) + log|det dT/dx|``.
-
-    Parameters
-    ----------
-    transform : Transform
-        Maps data to the base space.
-    base : StandardNormal, StandardLaplace or GaussianMixtureBase
-        Base distribution (a mixture's parameters are trained with the flow).
-    """
-
-    def __init__(self, transform: Transform,
-                 base: StandardNormal | StandardLaplace | GaussianMixtureBase):
-        super().__init__()
-        self.transform = transform
-        self.base = base
-
-    @torch.no_grad()
-    def initialize(self, x: Tensor, seed: int) -> None:
-        """Data-dependent initialization from a batch ``x``: the transform's
-        layers, then the base distribution on the transformed batch."""
-        self.base.initialize(self.transform.initialize(x), seed)
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        """Per-row log-density of ``x``."""
-        z, log_det = self.transform(x)
-        return self.base.log_prob(z) + log_det
-
-    def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Tensor:
-        """Draw rows by pushing base samples through the inverse transform."""
-        reference = next(self.parameters())
-        z = self.base.sample(n_samples, n_features, generator, dtype=reference.dtype)
-        return self.transform.inverse(z.to(reference.device))
 
 
 def coupling_transform(

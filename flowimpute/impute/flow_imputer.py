@@ -16,19 +16,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from torch import Tensor
 from torch.nn.functional import logsigmoid
 
-from ._base import draw_seed, make_generator
-from ._donors import nearest_rows
-from ._imputer_base import BaseFlowImputer
-from ._langevin import independent_noise, mala, shared_noise
-from ._lattice import lattice_steps
-from ._step_selection import (
+from .._base import draw_seed, make_generator
+from ..density import FlowDensityMixin, NAFDensity
+from ..inference.donors import nearest_rows
+from ..inference.mcmc import independent_noise, mala, shared_noise
+from ..inference.search import projected_adam
+from ..inference.selection import (
     SELECTION_ROWS,
     best_count_per_column,
     hide_observed_entries,
-    projected_adam,
     squared_errors,
 )
-from .density import FlowDensityMixin, NAFDensity
+from ..preprocessing.lattice import lattice_steps
+from ._base import BaseFlowImputer
 
 #: Step counts of the conditional-mode search that ``n_gradient_steps="auto"``
 #: chooses from, per column (0 keeps the initial fill).
@@ -694,7 +694,7 @@ class FlowImputer(BaseFlowImputer):
                                rng: np.random.RandomState) -> np.ndarray:
         """Per column, the step count of the mode search (among
         :data:`GRADIENT_STEP_CANDIDATES`) that best recovers hidden training
-        entries (:mod:`flowimpute._step_selection`; standardized scale). The
+        entries (:mod:`flowimpute.inference.selection`; standardized scale). The
         rows were seen in training, so the errors are in-sample."""
         held = hide_observed_entries(X_scaled, observed, rng)
         start = self._initial_fill(self._to_latent(held.truth, held.kept))
@@ -714,7 +714,7 @@ class FlowImputer(BaseFlowImputer):
 
     def _langevin(self, start: np.ndarray, observed: np.ndarray, seed: int, member: int,
                   average: bool = False) -> np.ndarray:
-        """MALA chains (:mod:`flowimpute._langevin`) on the missing entries of
+        """MALA chains (:mod:`flowimpute.inference.mcmc`) on the missing entries of
         every row, started at ``start``, under the ensemble's density number
         ``member``: one draw per row (independent noise), or with
         ``average`` each chain's mean after its tuning half (noise shared by

@@ -23,9 +23,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .distributions import StandardNormal
+from ..flows import Flow, StandardNormal, coupling_transform
 from .masks import random_masks
-from .models import Flow, coupling_transform
 
 #: Largest held-out evaluation batch ("holdout" evaluation).
 _MAX_HOLDOUT_ROWS = 1024
@@ -163,7 +162,7 @@ class MaskSearch(BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             Standardized training rows (at least 2 features).
         n_layers, hidden_dims, activation, log_scale_bound
-            The flow searched for (see :func:`~flowimpute.models.coupling_transform`).
+            The flow searched for (see :func:`~flowimpute.flows.coupling_transform`).
         batch_size : int
             Rows per SGD step.
         seed : int

@@ -1,4 +1,4 @@
-"""Imputers built on normalizing flows."""
+"""VFGImputer: the Variational Flow Graphical model as an imputer."""
 
 from __future__ import annotations
 
@@ -12,17 +12,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from ._base import check_hidden_dims, make_generator
-from ._imputer_base import BaseFlowImputer
-from ._step_selection import (
-    best_count_per_column,
-    hide_observed_entries,
-    projected_adam,
-    squared_errors,
-)
-from .transforms._mlp import ACTIVATIONS
-from .vfg.model import VFGModel
-from .vfg.structure import auto_sections, parse_tree, resolve_sections
+from .._base import check_hidden_dims, make_generator
+from ..inference.search import projected_adam
+from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
+from ..nn.mlp import ACTIVATIONS
+from ..vfg.model import VFGModel
+from ..vfg.structure import auto_sections, parse_tree, resolve_sections
+from ._base import BaseFlowImputer
 
 #: Step counts of the gap search that ``n_gap_steps="auto"`` chooses from.
 GAP_STEP_CANDIDATES = (0, 5, 10, 25)
@@ -632,7 +628,7 @@ class VFGImputer(BaseFlowImputer):
                           rng: np.random.RandomState) -> np.ndarray:
         """Per column, the gap-search step count (among
         :data:`GAP_STEP_CANDIDATES`) that best recovers hidden training
-        entries (:mod:`flowimpute._step_selection`). In-sample: the rows
+        entries (:mod:`flowimpute.inference.selection`). In-sample: the rows
         were seen in training."""
         held = hide_observed_entries(X_scaled, observed, rng)
         n_columns = held.truth.shape[1]

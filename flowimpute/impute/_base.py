@@ -20,7 +20,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseFlowEstimator, column_location_scale, draw_seed, seeded_torch
+from .._base import BaseFlowEstimator, column_location_scale, draw_seed, seeded_torch
 
 
 def _is_nan_marker(value) -> bool:

@@ -1,0 +1,268 @@
+"""What every flow density estimator shares: fit, scoring, sampling, training noise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import DensityMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import Tensor
+
+from .._base import draw_seed, make_generator, seeded_torch
+from .._training import Augmentation, make_optimizer, run_epoch, train
+from ..flows import Flow
+from ..flows.distributions import BASE_DISTRIBUTION_NAMES, make_base_distribution
+from ..preprocessing.lattice import lattice_steps
+
+#: Rows used for the data-dependent initialization of affine-constant layers.
+_INIT_ROWS = 4096
+
+#: Constraints of the base-distribution parameters every flow density takes.
+BASE_CONSTRAINTS: dict = {
+    "base_distribution": [StrOptions(set(BASE_DISTRIBUTION_NAMES))],
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+}
+
+#: Constraints of the training-noise parameters every flow density takes.
+TRAINING_NOISE_CONSTRAINTS: dict = {
+    "dequantization": [StrOptions({"none", "auto"}), "array-like"],
+    "noise_std": [Interval(Real, 0, None, closed="left")],
+}
+
+
+def _mean_negative_log_likelihood(flow: Flow):
+    """The training loss of ``flow``: mean negative log-likelihood of a batch."""
+    return lambda batch: -flow.log_prob(batch).mean()
+
+
+class FlowDensityMixin(DensityMixin):
+    """``fit`` / ``score_samples`` / ``score`` / ``sample`` / ``bits_per_dim``
+    for estimators whose fitted ``module_`` is a :class:`~flowimpute.flows.Flow`
+    of standardized data. Subclasses implement ``_build_flow(X_train, seed)``,
+    given the standardized training rows (a structure search may use them),
+    and take the training-noise parameters ``dequantization`` and
+    ``noise_std`` (:data:`TRAINING_NOISE_CONSTRAINTS`)."""
+
+    def fit(self, X, y=None):
+        """Fit the flow to ``X`` by maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; NaN and infinite values are rejected.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X_std, seed = self._start_fit(X)
+        train_rows, validation_rows = self._split_validation(X_std.shape[0], seed)
+        X_train = self._to_tensor(X_std[train_rows])
+        X_validation = None if validation_rows is None else self._to_tensor(X_std[validation_rows])
+        with seeded_torch(seed, self.device_):
+            flow = self.module_ = self._new_flow(X_std[train_rows], seed)
+            self._fit_module(flow, _mean_negative_log_likelihood(flow),
+                             X_train, X_validation, seed, self._training_noise())
+        return self
+
+    def _start_fit(self, X) -> tuple[np.ndarray, int]:
+        """Validate the first training rows, learn the scaling, resolve the
+        device and draw the seed; return the standardized rows and the seed."""
+        self._validate_params()
+        X = self._validated(X, ensure_min_samples=2)
+        self._fit_scaler(X)
+        self.dequantization_widths_ = self._dequantization_widths(X)
+        self._resolve_compute()
+        self.optimizer_ = None
+        self._partial_fit_seed = seed = draw_seed(self.random_state)
+        return self._standardize(X), seed
+
+    def _dequantization_widths(self, X: np.ndarray) -> np.ndarray:
+        """Each column's dequantization width in the units of ``X`` (0: none)."""
+        if isinstance(self.dequantization, str):
+            if self.dequantization == "auto":
+                return lattice_steps(X)
+            return np.zeros(X.shape[1])
+        widths = np.asarray(self.dequantization, dtype=np.float64)
+        if widths.shape != (X.shape[1],) or not (np.isfinite(widths) & (widths >= 0)).all():
+            raise ValueError(
+                f"dequantization must be 'none', 'auto' or one finite, non-negative width per "
+                f"feature ({X.shape[1]}); got an array of shape {widths.shape}.")
+        return widths
+
+    def _training_noise(self) -> Augmentation | None:
+        """The map that adds training noise to a batch of standardized rows:
+        uniform noise over each column's dequantization width, then Gaussian
+        noise of ``noise_std``; None when there is neither."""
+        widths = self.dequantization_widths_ / self.scale_
+        if not widths.any() and self.noise_std == 0:
+            return None
+        widths_tensor, noise_std = self._to_tensor(widths), self.noise_std
+
+        def add_noise(batch: Tensor, generator: torch.Generator) -> Tensor:
+            uniform = torch.rand(batch.shape, generator=generator, dtype=batch.dtype)
+            noisy = batch + (uniform.to(batch.device) - 0.5) * widths_tensor
+            if noise_std:
+                normal = torch.randn(batch.shape, generator=generator, dtype=batch.dtype)
+                noisy = noisy + noise_std * normal.to(batch.device)
+            return noisy
+
+        return add_noise
+
+    def _make_base(self, n_features: int):
+        """The base distribution named by ``base_distribution``."""
+        return make_base_distribution(self.base_distribution, n_features, self.n_components)
+
+    def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
+        """The flow built from standardized rows (a mask search uses them),
+        its data-dependent layers initialized on them."""
+        flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=self.dtype_)
+        flow.initialize(self._to_tensor(X_std[:_INIT_ROWS]), seed)
+        return flow
+
+    def partial_fit(self, X, y=None):
+        """One epoch of minibatch Adam over ``X``, continuing the current fit.
+
+        For data that arrives in chunks or does not fit in memory: call it
+        once per chunk, and pass over the chunks again for more epochs. On an
+        unfitted estimator the first call learns the column scaling from its
+        chunk, builds the flow from it (masks, a mask search, the
+        data-dependent initialization) and creates the optimizer; later calls
+        keep that scaling and the optimizer's state, so make the first chunk
+        representative (e.g. shuffled rows). After :meth:`fit` it continues
+        from the fitted flow with a fresh optimizer. There is no validation
+        split and no early stopping: score a held-out chunk with
+        :meth:`score` to decide when to stop. ``history_["train_loss"]``
+        gains one entry per call and ``n_iter_`` counts the calls' epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training rows; NaN and infinite values are rejected.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        if getattr(self, "module_", None) is None:
+            X_std, seed = self._start_fit(X)
+            with seeded_torch(seed, self.device_):
+                self.module_ = self._new_flow(X_std, seed)
+            self.history_ = {"train_loss": [], "validation_loss": []}
+            self.n_iter_ = 0
+            data = self._to_tensor(X_std)
+        else:
+            X = self._validated(X, reset=False)
+            mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+            data = (self._to_tensor(X) - mean) / scale
+        flow = self.module_
+        config = self._training_config(type(self).__name__, data.shape[0])
+        if getattr(self, "optimizer_", None) is None:
+            self.optimizer_ = make_optimizer(flow, config)
+        seed = getattr(self, "_partial_fit_seed", None)
+        if seed is None:
+            seed = self._partial_fit_seed = draw_seed(self.random_state)
+        loss = run_epoch(flow, _mean_negative_log_likelihood(flow), data,
+                         self.optimizer_, config.batch_size, config.clip_grad_norm,
+                         torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1,
+                         self._training_noise())
+        self.history_["train_loss"].append(loss)
+        self.n_iter_ += 1
+        return self
+
+    def _train_more(self, X: np.ndarray, n_epochs: int, seed: int) -> None:
+        """Warm start: ``n_epochs`` more epochs on ``X`` (units of the fit),
+        with the fitted scaling, training noise and optimizer settings and no
+        early stopping. Other fitted attributes, ``history_`` included, are
+        left as fitted."""
+        flow = self.module_
+        data = self._to_tensor(self._standardize(X))
+        config = replace(self._training_config(type(self).__name__, len(data)),
+                         max_epochs=n_epochs, n_iter_no_change=None)
+        train(flow, _mean_negative_log_likelihood(flow), data, None, config,
+              torch.Generator().manual_seed(seed), self._training_noise())
+
+    def score_samples(self, X):
+        """Log-density of each row of ``X``, in the units of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            Natural logarithm of the fitted density at each row. The
+            standardization applied internally is accounted for by its
+            log-Jacobian, so values are comparable with other density
+            estimators fitted on the same data. With ``dequantization`` or
+            ``noise_std``, it is the density of the noisy training data: a
+            smoothed version of the data's distribution.
+        """
+        check_is_fitted(self)
+        X = self._validated(X, reset=False)
+        mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
+        log_density = self._map_chunks(lambda rows: self.module_.log_prob((rows - mean) / scale), X)
+        return log_density + self._log_scale_jacobian
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of ``X`` (higher is better).
+
+        As for :class:`sklearn.mixture.GaussianMixture`, this is the average
+        (not the sum) of :meth:`score_samples`, so it is the default score of
+        :class:`~sklearn.model_selection.GridSearchCV`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def bits_per_dim(self, X) -> float:
+        """Mean negative log-likelihood of ``X`` in bits per feature.
+
+        ``-score(X) / (n_features * ln 2)``, the unit of the structure-search
+        paper; lower is better. Computed in the units of ``X``.
+        """
+        return -self.score(X) / (self.n_features_in_ * math.log(2.0))
+
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Draw rows from the fitted density.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw; the global torch and numpy RNGs are left untouched.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples in the units of the training data.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        generator = make_generator(draw_seed(random_state), self.device_)
+        samples = np.empty((n_samples, self.n_features_in_))
+        with torch.no_grad():
+            for rows in self._row_chunks(n_samples):
+                chunk = self.module_.sample(rows.stop - rows.start, self.n_features_in_, generator)
+                samples[rows] = self._unstandardize(chunk.cpu().numpy())
+        return samples

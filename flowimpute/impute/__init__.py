@@ -1,0 +1,6 @@
+"""Imputers with the scikit-learn API: one module per imputer, shared machinery in ``_base``."""
+
+from .flow_imputer import FlowImputer
+from .vfg_imputer import VFGImputer
+
+__all__ = ["FlowImputer", "VFGImputer"]

@@ -1,0 +1,1 @@
+"""Inference engines without estimator state: search, MCMC, held-out selection, donors."""

@@ -1,0 +1,1 @@
+"""Networks: multilayer perceptrons and masked (adjacency-constrained) ones."""

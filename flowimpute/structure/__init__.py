@@ -1,0 +1,1 @@
+"""Structure: coupling masks and the evolutionary search over them."""
