@@ -150,6 +150,71 @@ def test_initialize_returns_forward_output(transform, x):
     torch.testing.assert_close(out, transform(x)[0])
 
 
+def test_flags_say_what_a_transform_can_do(transform):
+    assert transform.has_inverse and transform.exact_log_det
+
+
+# ------------------------------------------------ transforms given a context
+N_CONTEXT = 3
+
+CONDITIONAL_TRANSFORMS = {
+    "coupling": lambda: AffineCoupling([1, 0, 1, 0, 1], (8,), "tanh",
+                                       context_features=N_CONTEXT),
+    "coupling_no_hidden": lambda: AffineCoupling([0, 1, 1, 0, 0], (), "relu",
+                                                 context_features=N_CONTEXT),
+    "made_affine": lambda: MaskedAutoregressive(AffineTransformer(), [2, 0, 4, 1, 3], (16,),
+                                                context_features=N_CONTEXT),
+    "made_spline_no_hidden": lambda: MaskedAutoregressive(
+        RationalQuadraticSpline(4, bound=3.0), range(5), (), context_features=N_CONTEXT),
+    "compose": lambda: Compose(
+        AffineConstant(N_FEATURES), LULinear(N_FEATURES),
+        AffineCoupling([0, 1, 0, 1, 0], (8,), "elu", context_features=N_CONTEXT),
+        MaskedAutoregressive(DeepDenseSigmoidalTransformer(4), range(5), (8,),
+                             context_features=N_CONTEXT)),
+}
+
+
+@pytest.fixture(params=sorted(CONDITIONAL_TRANSFORMS))
+def conditional(request):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return _perturbed(CONDITIONAL_TRANSFORMS[request.param](), scale=0.1)
+
+
+@pytest.fixture
+def context():
+    return torch.randn(64, N_CONTEXT, generator=torch.Generator().manual_seed(4),
+                       dtype=torch.float64)
+
+
+def test_conditional_round_trip(conditional, x, context):
+    y, _ = conditional(x, context)
+    torch.testing.assert_close(conditional.inverse(y, context), x, atol=1e-6, rtol=0)
+
+
+def test_conditional_log_det_matches_autograd_jacobian(conditional, x, context):
+    _, log_det = conditional(x[:6], context[:6])
+    for row, row_context, expected in zip(x[:6], context[:6], log_det, strict=True):
+        jacobian = torch.autograd.functional.jacobian(
+            lambda r, c=row_context: conditional(r.unsqueeze(0), c.unsqueeze(0))[0][0], row)
+        torch.testing.assert_close(expected, torch.linalg.slogdet(jacobian)[1],
+                                   atol=1e-8, rtol=1e-8)
+
+
+def test_conditional_output_depends_on_the_context_row_by_row(conditional, x, context):
+    y, log_det = conditional(x, context)
+    y_other, _ = conditional(x, context.flip(0))
+    assert not torch.allclose(y, y_other)
+    y_part, log_det_part = conditional(x[5:12], context[5:12])
+    torch.testing.assert_close(y_part, y[5:12], atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(log_det_part, log_det[5:12], atol=1e-12, rtol=1e-12)
+
+
+def test_a_conditional_transform_refuses_a_missing_context(conditional, x):
+    with pytest.raises(ValueError, match="needs a context"):
+        conditional(x)
+
+
 def test_affine_constant_initialize_standardizes():
     layer = AffineConstant(3).double()
     data = torch.randn(500, 3, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.1]) + 7.0

@@ -27,18 +27,28 @@ class Flow(nn.Module):
         self.base = base
 
     @torch.no_grad()
-    def initialize(self, x: Tensor, seed: int) -> None:
+    def initialize(self, x: Tensor, seed: int, context: Tensor | None = None) -> None:
         """Data-dependent initialization from a batch ``x``: the transform's
         layers, then the base distribution on the transformed batch."""
-        self.base.initialize(self.transform.initialize(x), seed)
+        self.base.initialize(self.transform.initialize(x, context), seed)
 
-    def log_prob(self, x: Tensor) -> Tensor:
-        """Per-row log-density of ``x``."""
-        z, log_det = self.transform(x)
+    def log_prob(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """Per-row log-density of ``x`` (given ``context``, for a conditional flow).
+
+        Exact when the transform's ``exact_log_det`` is true; otherwise an
+        unbiased estimate.
+        """
+        z, log_det = self.transform(x, context)
         return self.base.log_prob(z) + log_det
 
-    def sample(self, n_samples: int, n_features: int, generator: torch.Generator) -> Tensor:
-        """Draw rows by pushing base samples through the inverse transform."""
+    def sample(self, n_samples: int, n_features: int, generator: torch.Generator,
+               context: Tensor | None = None) -> Tensor:
+        """Draw rows by pushing base samples through the inverse transform
+        (with a ``context``, one row per context row: ``n_samples`` must equal
+        its length)."""
+        if not self.transform.has_inverse:
+            raise NotImplementedError(
+                f"{type(self.transform).__name__} has no inverse, so this flow cannot sample.")
         reference = next(self.parameters())
         z = self.base.sample(n_samples, n_features, generator, dtype=reference.dtype)
-        return self.transform.inverse(z.to(reference.device))
+        return self.transform.inverse(z.to(reference.device), context)

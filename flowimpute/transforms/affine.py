@@ -31,15 +31,15 @@ class AffineConstant(Transform):
         self.log_scale = nn.Parameter(torch.zeros(n_features))
         self.shift = nn.Parameter(torch.zeros(n_features))
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         y = x * torch.exp(self.log_scale) + self.shift
         return y, self.log_scale.sum().expand(x.shape[0])
 
-    def inverse(self, y: Tensor) -> Tensor:
+    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
         return (y - self.shift) * torch.exp(-self.log_scale)
 
     @torch.no_grad()
-    def initialize(self, x: Tensor) -> Tensor:
+    def initialize(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         mean = x.mean(dim=0)
         std = x.std(dim=0, unbiased=False).clamp_min(_MIN_INIT_STD)
         self.log_scale.copy_(-torch.log(std))

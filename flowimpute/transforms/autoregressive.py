@@ -5,33 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..nn.mlp import ACTIVATIONS
+from ..nn.masked import MaskedMLP
 from .base import Transform
 from .monotone import MonotoneTransformer
 
 
-class MaskedLinear(nn.Linear):
-    """Linear layer whose weight is multiplied by a fixed 0/1 mask."""
-
-    def __init__(self, in_features: int, out_features: int, mask: Tensor) -> None:
-        super().__init__(in_features, out_features)
-        self.register_buffer("mask", mask.to(self.weight.dtype))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
-class MADE(nn.Module):
+class MADE(MaskedMLP):
     """Masked autoencoder for distribution estimation (Germain et al., 2015).
 
     Maps ``x`` (n, d) to pseudo-parameters (n, d, n_params) such that the
     parameters of feature ``order[k]`` depend only on the features
-    ``order[:k]``. Hidden units get degrees ``1 .. d-1`` in turn; a unit of
-    degree ``m`` sees the first ``m`` features of the order, and an output of
-    the ``k``-th feature sees units of degree ``< k``.
+    ``order[:k]`` (and the context, if any): the :class:`~flowimpute.nn.masked.MaskedMLP`
+    of the strictly triangular adjacency of ``order``. Hidden units get the
+    input sets ``order[:1], order[:2], ...`` in turn (MADE's degrees).
 
     Parameters
     ----------
@@ -47,6 +35,8 @@ class MADE(nn.Module):
         Output bias: the parameters every feature starts with. The last
         layer's weights start small, so the layer starts near the map these
         parameters define.
+    context_features : int, default=0
+        Width of a context every feature's parameters may depend on.
     """
 
     def __init__(
@@ -56,36 +46,26 @@ class MADE(nn.Module):
         n_params: int,
         activation: str,
         initial_params: Tensor,
+        context_features: int = 0,
     ) -> None:
-        super().__init__()
         order = torch.as_tensor(list(order))
         d = order.numel()
         if sorted(order.tolist()) != list(range(d)):
             raise ValueError(f"order must be a permutation of range({d}), got {order.tolist()}.")
-        degree_in = torch.empty(d, dtype=torch.long)
-        degree_in[order] = torch.arange(1, d + 1)
+        super().__init__(autoregressive_adjacency(order), hidden_dims, n_params, activation,
+                         context_features)
         self.register_buffer("order", order)
         self.n_features = d
-        self.n_params = n_params
-        layers: list[nn.Module] = []
-        previous = degree_in
-        for width in hidden_dims:
-            degree = torch.arange(width) % max(1, d - 1) + 1
-            layers += [MaskedLinear(previous.numel(), width,
-                                    degree.unsqueeze(1) >= previous.unsqueeze(0)),
-                       ACTIVATIONS[activation]()]
-            previous = degree
-        degree_out = degree_in.repeat_interleave(n_params)
-        last = MaskedLinear(previous.numel(), d * n_params,
-                            degree_out.unsqueeze(1) > previous.unsqueeze(0))
         with torch.no_grad():
-            last.weight.mul_(1e-2)
-            last.bias.copy_(initial_params.to(last.bias.dtype).repeat(d))
-        layers.append(last)
-        self.network = nn.Sequential(*layers)
+            self.last_layer.weight.mul_(1e-2)
+            self.last_layer.bias.copy_(initial_params.to(self.last_layer.bias.dtype).repeat(d))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.network(x).unflatten(1, (self.n_features, self.n_params))
+
+def autoregressive_adjacency(order: Tensor) -> Tensor:
+    """``adjacency[i, j]``: feature ``j`` comes before feature ``i`` in ``order``."""
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel())
+    return rank.unsqueeze(0) < rank.unsqueeze(1)
 
 
 class MaskedAutoregressive(Transform):
@@ -106,6 +86,8 @@ class MaskedAutoregressive(Transform):
         Hidden widths of the MADE conditioner.
     activation : {"relu", "tanh", "silu", "elu"}, default="relu"
         Conditioner non-linearity.
+    context_features : int, default=0
+        Width of the context the conditioner also reads.
     """
 
     def __init__(
@@ -114,20 +96,21 @@ class MaskedAutoregressive(Transform):
         order: Sequence[int],
         hidden_dims: Sequence[int],
         activation: str = "relu",
+        context_features: int = 0,
     ) -> None:
         super().__init__()
         self.transformer = transformer
         self.conditioner = MADE(order, hidden_dims, transformer.n_params, activation,
-                                transformer.initial_params())
+                                transformer.initial_params(), context_features)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        y, log_derivative = self.transformer(x, self.conditioner(x))
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y, log_derivative = self.transformer(x, self.conditioner(x, context))
         return y, log_derivative.sum(dim=1)
 
-    def inverse(self, y: Tensor) -> Tensor:
+    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
         x = torch.zeros_like(y)
         with torch.no_grad():
             for feature in self.conditioner.order.tolist():
-                params = self.conditioner(x)[:, feature]
+                params = self.conditioner(x, context)[:, feature]
                 x[:, feature] = self.transformer.inverse(y[:, feature], params)
         return x

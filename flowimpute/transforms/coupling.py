@@ -36,6 +36,9 @@ class AffineCoupling(Transform):
         Conditioner non-linearity.
     log_scale_bound : float, default=3.0
         Bound on ``|s|``.
+    context_features : int, default=0
+        Width of the context the conditioner also reads (``s`` and ``t``
+        then depend on ``x_B`` and the context).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class AffineCoupling(Transform):
         hidden_dims: Sequence[int] = (64,),
         activation: str = "relu",
         log_scale_bound: float = 3.0,
+        context_features: int = 0,
     ) -> None:
         super().__init__()
         mask = torch.as_tensor(mask).flatten()
@@ -61,21 +65,29 @@ class AffineCoupling(Transform):
         self.register_buffer("transformed", transformed)
         self.register_buffer("conditioning", conditioning)
         self.log_scale_bound = float(log_scale_bound)
+        self.context_features = context_features
         self.conditioner = make_mlp(
-            conditioning.numel(), hidden_dims, 2 * transformed.numel(), activation
+            conditioning.numel() + context_features, hidden_dims, 2 * transformed.numel(),
+            activation,
         )
 
-    def _scale_and_shift(self, x_conditioning: Tensor) -> tuple[Tensor, Tensor]:
+    def _scale_and_shift(self, x_conditioning: Tensor,
+                         context: Tensor | None) -> tuple[Tensor, Tensor]:
+        if self.context_features:
+            if context is None:
+                raise ValueError(f"this coupling needs a context of {self.context_features} "
+                                 "features.")
+            x_conditioning = torch.cat([x_conditioning, context], dim=1)
         raw_log_scale, shift = self.conditioner(x_conditioning).chunk(2, dim=1)
         bound = self.log_scale_bound
         return bound * torch.tanh(raw_log_scale / bound), shift
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        log_scale, shift = self._scale_and_shift(x[:, self.conditioning])
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        log_scale, shift = self._scale_and_shift(x[:, self.conditioning], context)
         y_transformed = x[:, self.transformed] * torch.exp(log_scale) + shift
         return x.index_copy(1, self.transformed, y_transformed), log_scale.sum(dim=1)
 
-    def inverse(self, y: Tensor) -> Tensor:
-        log_scale, shift = self._scale_and_shift(y[:, self.conditioning])
+    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
+        log_scale, shift = self._scale_and_shift(y[:, self.conditioning], context)
         x_transformed = (y[:, self.transformed] - shift) * torch.exp(-log_scale)
         return y.index_copy(1, self.transformed, x_transformed)

@@ -42,12 +42,12 @@ class LULinear(Transform):
         upper = torch.triu(self.upper, 1) + torch.diag(self.sign * torch.exp(self.log_diagonal))
         return lower, upper
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         lower, upper = self._factors()
         weight = self.permutation @ lower @ upper
         return x @ weight.T + self.bias, self.log_diagonal.sum().expand(x.shape[0])
 
-    def inverse(self, y: Tensor) -> Tensor:
+    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
         lower, upper = self._factors()
         rhs = self.permutation.T @ (y - self.bias).T
         z = torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)

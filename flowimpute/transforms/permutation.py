@@ -34,8 +34,8 @@ class Permutation(Transform):
         """The permutation that reverses the feature order."""
         return cls(torch.arange(n_features - 1, -1, -1))
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return x[:, self.permutation], x.new_zeros(x.shape[0])
 
-    def inverse(self, y: Tensor) -> Tensor:
+    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
         return y[:, self.inverse_permutation]
