@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import Tensor, nn
 
-from ._training import Augmentation, TrainingConfig, TrainingResult, train
+from ._training import Augmentation, Data, Loss, TrainingConfig, TrainingResult, as_tuple, train
 
 #: The precisions an estimator may compute in (its ``dtype`` parameter).
 #: float64 is the default: a matrix product may sum a row's terms in a
@@ -195,11 +195,18 @@ class BaseFlowEstimator(BaseEstimator):
         return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
     @torch.no_grad()
-    def _map_chunks(self, function: Callable[[Tensor], Tensor], X: np.ndarray) -> np.ndarray:
-        """Apply ``function`` to ``X`` in chunks of ``inference_batch_size``
-        rows; return a float64 array."""
-        outputs = [function(self._to_tensor(X[rows])).to("cpu", torch.float64).numpy()
-                   for rows in self._row_chunks(X.shape[0])]
+    def _map_chunks(self, function: Callable[..., Tensor], *arrays: np.ndarray) -> np.ndarray:
+        """Apply ``function`` to the same chunks of ``inference_batch_size``
+        rows of each array (float arrays become tensors of ``dtype_``, boolean
+        ones boolean tensors); return a float64 array."""
+        def tensor(array: np.ndarray) -> Tensor:
+            if array.dtype == bool:
+                return torch.as_tensor(array, device=self.device_)
+            return self._to_tensor(array)
+
+        outputs = [function(*(tensor(array[rows]) for array in arrays))
+                   .to("cpu", torch.float64).numpy()
+                   for rows in self._row_chunks(arrays[0].shape[0])]
         return np.concatenate(outputs, axis=0)
 
     def _resolve_batch_size(self, n_train: int) -> int:
@@ -233,17 +240,18 @@ class BaseFlowEstimator(BaseEstimator):
     def _fit_module(
         self,
         module: nn.Module,
-        loss_fn: Callable[[Tensor], Tensor],
-        X_train: Tensor,
-        X_validation: Tensor | None,
+        loss_fn: Loss,
+        train_data: Data,
+        validation_data: Data | None,
         seed: int,
         augment: Augmentation | None = None,
     ) -> TrainingResult:
-        """Train ``module`` (each batch mapped by ``augment``, if given) and
-        record ``history_`` and ``n_iter_``."""
+        """Train ``module`` on a tensor or a tuple of tensors (each batch's
+        values mapped by ``augment``, if given) and record ``history_`` and
+        ``n_iter_``."""
         result = train(
-            module, loss_fn, X_train, X_validation,
-            self._training_config(type(self).__name__, X_train.shape[0]),
+            module, loss_fn, train_data, validation_data,
+            self._training_config(type(self).__name__, as_tuple(train_data)[0].shape[0]),
             torch.Generator().manual_seed(seed), augment,
         )
         self.history_ = result.history

@@ -1,4 +1,10 @@
-"""The one minibatch training loop used by every estimator."""
+"""The one minibatch training loop used by every estimator.
+
+Training data is a tensor or a tuple of tensors with the same number of rows
+(values, masks, context, ...): batches take the same rows of each, and the
+loss is called with one argument per tensor, so a masked model never packs its
+masks into float columns.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,22 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-#: A map of a training batch (and a generator for its randomness) to the batch trained on.
+#: A map of a training batch's values (its first tensor) and a generator for
+#: its randomness to the values trained on, e.g. with dequantization noise.
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
+#: Training data: one tensor, or several with the same number of rows.
+Data = Tensor | tuple[Tensor, ...]
+#: The mean loss of a batch, given its tensors in the order of the data.
+Loss = Callable[..., Tensor]
+
+
+def as_tuple(data: Data) -> tuple[Tensor, ...]:
+    """``data`` as a tuple of tensors, checked to have the same number of rows."""
+    tensors = (data,) if isinstance(data, Tensor) else tuple(data)
+    if not tensors or len({tensor.shape[0] for tensor in tensors}) != 1:
+        raise ValueError("training data must be one or more tensors with the same number of "
+                         f"rows; got shapes {[tuple(t.shape) for t in tensors]}.")
+    return tensors
 
 
 @dataclass(frozen=True)
@@ -48,12 +68,13 @@ def _batches(n_rows: int, batch_size: int, generator: torch.Generator) -> tuple[
 
 
 @torch.no_grad()
-def evaluate_loss(loss_fn: Callable[[Tensor], Tensor], data: Tensor, batch_size: int) -> float:
+def evaluate_loss(loss_fn: Loss, data: Data, batch_size: int) -> float:
     """Row-weighted mean of ``loss_fn`` over ``data`` in chunks."""
+    tensors = as_tuple(data)
     total = 0.0
-    for chunk in torch.split(data, batch_size):
-        total += float(loss_fn(chunk)) * chunk.shape[0]
-    return total / data.shape[0]
+    for chunk in zip(*(torch.split(tensor, batch_size) for tensor in tensors), strict=True):
+        total += float(loss_fn(*chunk)) * chunk[0].shape[0]
+    return total / tensors[0].shape[0]
 
 
 def make_optimizer(module: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
@@ -65,8 +86,8 @@ def make_optimizer(module: nn.Module, config: TrainingConfig) -> torch.optim.Opt
 
 def run_epoch(
     module: nn.Module,
-    loss_fn: Callable[[Tensor], Tensor],
-    train_data: Tensor,
+    loss_fn: Loss,
+    train_data: Data,
     optimizer: torch.optim.Optimizer,
     batch_size: int,
     clip_grad_norm: float | None,
@@ -75,30 +96,33 @@ def run_epoch(
     augment: Augmentation | None = None,
 ) -> float:
     """One pass of minibatch steps over ``train_data`` in random order; the
-    row-weighted mean training loss. ``augment``, if given, maps each batch
-    (with ``generator`` for its randomness) before the loss, e.g. to add
-    dequantization noise.
+    row-weighted mean training loss. ``augment``, if given, maps each batch's
+    values (with ``generator`` for its randomness) before the loss, e.g. to
+    add dequantization noise.
 
     Raises
     ------
     FloatingPointError
         If the loss becomes NaN or infinite; the message names ``epoch``.
     """
+    tensors = as_tuple(train_data)
+    values = tensors[0]
+    n_rows = values.shape[0]
     module.train()
-    epoch_loss = torch.zeros((), dtype=train_data.dtype, device=train_data.device)
-    for index in _batches(train_data.shape[0], min(batch_size, train_data.shape[0]), generator):
-        batch = train_data[index.to(train_data.device)]
+    epoch_loss = torch.zeros((), dtype=values.dtype, device=values.device)
+    for index in _batches(n_rows, min(batch_size, n_rows), generator):
+        batch = [tensor[index.to(tensor.device)] for tensor in tensors]
         if augment is not None:
-            batch = augment(batch, generator)
-        loss = loss_fn(batch)
+            batch[0] = augment(batch[0], generator)
+        loss = loss_fn(*batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
         optimizer.step()
-        epoch_loss += loss.detach() * batch.shape[0]
+        epoch_loss += loss.detach() * batch[0].shape[0]
     module.eval()
-    train_loss = float(epoch_loss) / train_data.shape[0]
+    train_loss = float(epoch_loss) / n_rows
     if not torch.isfinite(torch.tensor(train_loss)):
         raise FloatingPointError(
             f"The training loss became {train_loss} in epoch {epoch}. Lower "
@@ -109,14 +133,15 @@ def run_epoch(
 
 def train(
     module: nn.Module,
-    loss_fn: Callable[[Tensor], Tensor],
-    train_data: Tensor,
-    validation_data: Tensor | None,
+    loss_fn: Loss,
+    train_data: Data,
+    validation_data: Data | None,
     config: TrainingConfig,
     generator: torch.Generator,
     augment: Augmentation | None = None,
 ) -> TrainingResult:
-    """Minimize ``loss_fn`` (mean loss of a batch) over ``module``'s parameters with Adam.
+    """Minimize ``loss_fn`` (mean loss of a batch, called with the batch's
+    tensors) over ``module``'s parameters with Adam.
 
     ``augment`` maps each training batch as in :func:`run_epoch`; the
     validation loss is computed on ``validation_data`` as given.
@@ -134,7 +159,7 @@ def train(
     optimizer = make_optimizer(module, config)
     result = TrainingResult()
     best_loss, best_state, epochs_without_improvement = float("inf"), None, 0
-    batch_size = min(config.batch_size, train_data.shape[0])
+    batch_size = min(config.batch_size, as_tuple(train_data)[0].shape[0])
     progress = tqdm(
         range(1, config.max_epochs + 1), desc=config.description,
         disable=not config.verbose, leave=False,

@@ -110,7 +110,7 @@ def test_column_weights_are_checked(correlated, weights, message):
 
 def test_entry_weights_scale_only_the_reconstruction_terms(correlated, fitted):
     complete = fitted._to_tensor(fitted._standardize(correlated[:50]))
-    leaves, entry_observed = fitted._leaves(complete, torch.ones(50, 6, dtype=torch.bool))
+    leaves, entry_observed = fitted.layout_.leaves(complete, torch.ones(50, 6, dtype=torch.bool))
     every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
 
     def per_row(scale):

@@ -13,9 +13,10 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from .._base import check_hidden_dims, make_generator
-from ..inference.search import projected_adam
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
+from ..vfg.inference import SectionInference, random_visibility
+from ..vfg.layout import SectionLayout
 from ..vfg.model import VFGModel
 from ..vfg.structure import auto_sections, parse_tree, resolve_sections
 from ._base import BaseFlowImputer
@@ -50,12 +51,9 @@ class VFGImputer(BaseFlowImputer):
     that the entries observed beside a gap say about it. ``transform``
     therefore continues the fill of partially observed sections by a search
     down the row's negative ELBO (``n_gap_steps``), as far as held-out
-    training entries showed to help each column. On 1,000-row samples of
-    six tables (MCAR 20%, 30 epochs, mask seeds 3-5, not used while
-    designing it) this lowered the test RMSE against the refine rounds alone
-    in 14 of 18 cases and raised it in 2 (geometric mean ratio 0.956), at
-    about 17 times the transform time; ``n_gap_steps=0`` restores the fast
-    path.
+    training entries showed to help each column; it costs many times the
+    transform time of the refine rounds alone, and ``n_gap_steps=0``
+    restores the fast path (user guide, "How VFGImputer works").
 
     Parameters
     ----------
@@ -108,10 +106,8 @@ class VFGImputer(BaseFlowImputer):
         are measured there (a raw MSE) and columns differ in spread. An
         array of shape (n_features,) gives a nonnegative weight per input
         column. Weights are rescaled to mean 1 over the modelled columns.
-        :meth:`score_samples` is always the unweighted ELBO. On the VFG
-        paper's synthetic table, whose error is a raw MSE, "variance"
-        lowered the wider setting's mean test MSE over 10 seeds from 0.497
-        to 0.168 (user guide, "Weighting the columns").
+        :meth:`score_samples` is always the unweighted ELBO (user guide,
+        "Weighting the columns").
     mask_prob : float, default=0.5
         Probability that a section is hidden in the random-masking pass,
         drawn independently for each row; at least one observed section per
@@ -141,37 +137,11 @@ class VFGImputer(BaseFlowImputer):
         squared error on the hidden observed entries (standardized scale,
         weighted by ``column_weights``) decides. The ELBO cannot decide:
         with learned precisions it rewards confident messages, not accurate
-        imputations. Costs ``n_init`` fits.
-        One model can fail to learn a column (on the VFG paper's synthetic
-        table, seed 1: test MSE 22.4 with one model, about the mean
-        imputer's, and 2.3 with three; user guide, "How VFGImputer works").
-    missing_values : float or int, default=np.nan
-        The placeholder for missing values.
-    add_indicator : bool, default=False
-        Append :class:`~sklearn.impute.MissingIndicator` columns.
-    keep_empty_features : bool, default=False
-        Keep columns with no observed value at fit time (filled with 0);
-        by default they are dropped from the output, as in scikit-learn.
-    max_epochs : int, default=200
-    batch_size : int or "auto", default="auto"
-        Rows per minibatch; "auto" is ``min(256, max(16, n_train // 16))``,
-        at least about 16 optimizer steps per epoch on small tables.
-    learning_rate : float, default=3e-3
-    weight_decay : float, default=0.0
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int or None, default=20
-    tol : float, default=1e-4
-    clip_grad_norm : float or None, default=10.0
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
-    dtype : {"float64", "float32"}, default="float64"
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
-        Training settings, as in :class:`~flowimpute.CouplingFlowDensity`
-        (float32 transforms several times faster on the CPU, see there).
-    inference_batch_size : int, default=4096
-        Rows imputed at once by ``transform`` (and scored at once by
-        ``score_samples``): working memory beyond the input and the output
-        grows with it, not with the number of rows.
+        imputations. Costs ``n_init`` fits; worth it because one model can
+        fail to learn a column (user guide, "How VFGImputer works").
+    {imputer}
+    {training}
+    {compute}
 
     Attributes
     ----------
@@ -181,6 +151,8 @@ class VFGImputer(BaseFlowImputer):
         The aggregation tree.
     latent_dim_ : int
     module_ : VFGModel
+    layout_ : SectionLayout
+        Where each modelled column sits in the padded sections.
     mean_, scale_, data_min_, data_max_ : ndarray
         Per-column statistics of the observed training entries (modelled
         columns only).
@@ -333,22 +305,6 @@ class VFGImputer(BaseFlowImputer):
             raise ValueError("latent_dim must be at least 2 for coupling layers.")
         return local
 
-    def _build_layout(self, local_sections: list[np.ndarray]) -> None:
-        """Index tensors that scatter columns into padded sections and back."""
-        n_columns = self.modelled_features_.size
-        gather = np.full((len(local_sections), self.latent_dim_), n_columns)
-        for t, group in enumerate(local_sections):
-            gather[t, : group.size] = group
-        real = gather < n_columns
-        low = np.append((self.data_min_ - self.mean_) / self.scale_, 0.0)
-        high = np.append((self.data_max_ - self.mean_) / self.scale_, 0.0)
-        self._gather_ = torch.as_tensor(gather, device=self.device_)
-        self._real_ = torch.as_tensor(real, device=self.device_)
-        self._low_ = self._to_tensor(low[gather])
-        self._high_ = self._to_tensor(high[gather])
-        self._flat_real_ = torch.as_tensor(np.flatnonzero(real.ravel()), device=self.device_)
-        self._flat_columns_ = torch.as_tensor(gather.ravel()[real.ravel()], device=self.device_)
-
     def _resolve_column_weights(self) -> np.ndarray:
         """Per modelled column, the weight of its reconstruction error, mean 1."""
         if isinstance(self.column_weights, str):
@@ -371,76 +327,29 @@ class VFGImputer(BaseFlowImputer):
                                  "least one column must be reconstructed.")
         return weights / weights.mean()
 
-    def _per_entry(self, per_column: np.ndarray) -> np.ndarray:
-        """A per-modelled-column array laid out as the padded sections (k, m);
-        padding entries get 0."""
-        return np.append(per_column, 0)[self._gather_.cpu().numpy()]
-
-    # --------------------------------------------------------------- tensors
-    def _leaves(self, X: Tensor, observed: Tensor) -> tuple[Tensor, Tensor]:
-        """(n, k, m) padded sections and the mask of their observed entries."""
-        pad = X.new_zeros(X.shape[0], 1)
-        leaves = torch.cat([X, pad], dim=1)[:, self._gather_]
-        entry_observed = torch.cat([observed, pad.bool()], dim=1)[:, self._gather_]
-        return leaves, entry_observed & self._real_
-
-    def _gaps(self, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
-        """Missing real entries of visible (partially observed) sections."""
-        return leaf_visible.unsqueeze(2) & ~entry_observed & self._real_
-
-    @staticmethod
-    def _pack(X_scaled: np.ndarray, observed: np.ndarray, *extra: np.ndarray) -> np.ndarray:
-        """One float array ``[values | observed mask | extra]`` that chunks and batches carry."""
-        return np.hstack([X_scaled, observed.astype(np.float64), *extra])
-
-    def _unpack(self, packed: Tensor, n_columns: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Padded sections of a packed chunk with the gaps of partially observed
-        sections refined, the mask of observed entries, and the visible leaves."""
-        leaves, entry_observed = self._leaves(
-            packed[:, :n_columns], packed[:, n_columns:2 * n_columns] > 0.5)
-        leaf_visible = entry_observed.any(dim=2)
-        with torch.no_grad():
-            leaves = self._refine(leaves, entry_observed, leaf_visible)
-        return leaves, entry_observed, leaf_visible
-
-    def _reconstruct(
-        self, leaves: Tensor, leaf_visible: Tensor, root_noise: Tensor | None = None
-    ) -> Tensor:
-        """Decoded sections, clipped to the training range. ``root_noise``
-        (standard normal, one row per row) draws the root state from its
-        approximate posterior instead of taking its mean."""
-        model = self.module_
-        messages = model.encode(leaves, leaf_visible)
-        if root_noise is not None:
-            root = model.tree.root
-            spread = torch.rsqrt(model.root_precision(messages))
-            messages.states[root] = messages.states[root] + root_noise * spread
-        decoded = model.decode(messages, from_root=self.decode_from == "root")
-        reconstruction = torch.stack(decoded[: model.tree.n_sections], dim=1)
-        return torch.minimum(torch.maximum(reconstruction, self._low_), self._high_)
-
-    def _refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
-        """Fill the missing entries of visible (partially observed) sections."""
-        gaps = self._gaps(entry_observed, leaf_visible)
-        if not bool(gaps.any()):
-            return leaves
-        for _ in range(self.n_refine_steps):
-            leaves = torch.where(gaps, self._reconstruct(leaves, leaf_visible), leaves)
-        return leaves
+    def _inference(self) -> SectionInference:
+        """The fitted model's inference engine (refine rounds, gap search, decoding)."""
+        return SectionInference(self.module_, self.layout_, self.decode_from,
+                                self.n_refine_steps, self._entry_weights_, self.gap_step_size)
 
     # ------------------------------------------------------------------- fit
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         hidden_dims = check_hidden_dims(self.hidden_dims)
         local_sections = self._resolve_structure(X_scaled, observed)
-        self._build_layout(local_sections)
+        self.layout_ = SectionLayout(local_sections, self.latent_dim_,
+                                     (self.data_min_ - self.mean_) / self.scale_,
+                                     (self.data_max_ - self.mean_) / self.scale_,
+                                     self.dtype_, self.device_)
         self.column_weights_ = self._resolve_column_weights()
-        self._entry_weights_ = self._to_tensor(self._per_entry(self.column_weights_))
-        n_columns = X_scaled.shape[1]
-        data = self._to_tensor(self._pack(X_scaled, observed))
-        train_rows, validation_rows = self._split_validation(data.shape[0], seed)
+        self._entry_weights_ = self._to_tensor(self.layout_.per_entry(self.column_weights_))
+        values = self._to_tensor(X_scaled)
+        observed_tensor = torch.as_tensor(observed, device=self.device_)
+        train_rows, validation_rows = self._split_validation(values.shape[0], seed)
         index = torch.as_tensor(train_rows, device=self.device_)
-        validation = (None if validation_rows is None
-                      else data[torch.as_tensor(validation_rows, device=self.device_)])
+        validation = (None if validation_rows is None else
+                      tuple(t[torch.as_tensor(validation_rows, device=self.device_)]
+                            for t in (values, observed_tensor)))
+        held_out = validation or (values[index[:4096]], observed_tensor[index[:4096]])
         candidates, errors = [], []
         for attempt in range(self.n_init):
             torch.manual_seed(seed + attempt)
@@ -449,11 +358,11 @@ class VFGImputer(BaseFlowImputer):
                 self.activation, self.log_scale_bound, self.aggregation,
                 self.latent_distribution,
             ).to(device=self.device_, dtype=self.dtype_)
-            self._fit_module(self.module_, self._training_loss(n_columns), data[index],
-                             validation, seed + attempt)
+            self._fit_module(self.module_, self._training_loss(),
+                             (values[index], observed_tensor[index]), validation, seed + attempt)
             if self.n_init > 1:
-                held_out = data[index[:4096]] if validation is None else validation
-                errors.append(self._masked_imputation_error(held_out, n_columns, seed))
+                errors.append(self._inference().masked_imputation_error(
+                    *held_out, self.mask_prob, make_generator(seed, self.device_)))
             candidates.append((self.module_, self.history_, self.n_iter_))
         best = int(np.argmin(errors)) if errors else 0
         self.module_, self.history_, self.n_iter_ = candidates[best]
@@ -461,26 +370,28 @@ class VFGImputer(BaseFlowImputer):
         self.gap_steps_ = (self._select_gap_steps(X_scaled, observed, np.random.RandomState(seed))
                            if self.n_gap_steps == "auto" else None)
         with torch.no_grad():
-            leaves, entry_observed, leaf_visible = self._unpack(data[index[:4096]], n_columns)
+            leaves, entry_observed, leaf_visible = self._inference().prepare(
+                values[index[:4096]], observed_tensor[index[:4096]])
             _, entropy = self.module_.elbo_terms(leaves, leaf_visible, entry_observed)
         self.training_entropy_ = float(entropy)
 
-    def _training_loss(self, n_columns: int):
-        """The negative ELBO of a packed batch: the full pass (Algorithm 1)
-        and, with ``mask_prob > 0``, the random-masking pass (Algorithm 2)."""
-        model = self.module_
-        pad_with_noise = self.padding == "noise" and not bool(self._real_.all())
-        weights = self._entry_weights_
+    def _training_loss(self):
+        """The negative ELBO of a batch: the full pass (Algorithm 1) and,
+        with ``mask_prob > 0``, the random-masking pass (Algorithm 2)."""
+        model, layout, weights = self.module_, self.layout_, self._entry_weights_
+        inference = self._inference()
+        pad_with_noise = self.padding == "noise" and layout.padded
 
-        def loss_fn(batch: Tensor) -> Tensor:
-            leaves, entry_observed, leaf_observed = self._unpack(batch, n_columns)
+        def loss_fn(values: Tensor, observed: Tensor) -> Tensor:
+            leaves, entry_observed, leaf_observed = inference.prepare(values, observed)
             if pad_with_noise:
-                leaves = self._with_padding_noise(leaves)
+                leaves = layout.with_padding_noise(leaves)
             if self.mask_prob == 0:
                 return model.negative_elbo(leaves, leaf_observed, entry_observed, weights)
             # Both passes over the same rows, stacked into one batch: same
             # terms, half the calls.
-            visible = torch.cat([leaf_observed, self._random_visibility(leaf_observed)])
+            visible = torch.cat([leaf_observed, random_visibility(
+                leaf_observed, self.mask_prob, self.dtype_)])
             per_row, entropy = model.elbo_terms(
                 torch.cat([leaves, leaves]), visible,
                 torch.cat([entry_observed, entry_observed]), n_groups=2, entry_weights=weights)
@@ -489,49 +400,14 @@ class VFGImputer(BaseFlowImputer):
 
         return loss_fn
 
-    def _with_padding_noise(self, leaves: Tensor) -> Tensor:
-        """``leaves`` with standard normal draws (global torch RNG) in the
-        padding coordinates; real entries unchanged."""
-        return torch.where(self._real_, leaves, torch.randn_like(leaves))
-
-    @torch.no_grad()
-    def _masked_imputation_error(self, packed: Tensor, n_columns: int, seed: int) -> float:
-        """Mean squared error, weighted by ``column_weights_``, of imputing
-        randomly hidden observed sections of ``packed`` rows from the others
-        (standardized scale); the hiding draw depends on ``seed`` only."""
-        leaves, entry_observed, leaf_observed = self._unpack(packed, n_columns)
-        generator = make_generator(seed, leaves.device)
-        visible = self._random_visibility(leaf_observed, generator)
-        hidden = (leaf_observed & ~visible).unsqueeze(2) & entry_observed
-        if not bool(hidden.any()):
-            return 0.0
-        decoded = self._reconstruct(leaves, visible)
-        weighted = (decoded - leaves) ** 2 * self._entry_weights_
-        return float(weighted[hidden].mean())
-
-    def _random_visibility(self, leaf_observed: Tensor,
-                           generator: torch.Generator | None = None) -> Tensor:
-        """Hide each observed section with probability ``mask_prob``, per row,
-        keeping at least one observed section of each row visible."""
-        draws = torch.rand(leaf_observed.shape, dtype=self.dtype_, device=leaf_observed.device,
-                           generator=generator)
-        visible = leaf_observed & (draws >= self.mask_prob)
-        keep_one = torch.argmax(draws * leaf_observed, dim=1)
-        forced = torch.zeros_like(visible)
-        forced[torch.arange(visible.shape[0], device=visible.device), keep_one] = True
-        none_left = ~visible.any(dim=1, keepdim=True)
-        return visible | (forced & leaf_observed & none_left)
-
     # ------------------------------------------------------------- transform
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        n_columns = X_scaled.shape[1]
-        fill = self._gap_filler()
+        inference, fill = self._inference(), self._gap_filler()
 
-        def impute_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed, leaf_visible = fill(chunk, n_columns)
-            return self._estimate(chunk[:, :n_columns], leaves, entry_observed, leaf_visible)
+        def impute_chunk(values: Tensor, observed: Tensor) -> Tensor:
+            return inference.estimate(values, *fill(values, observed))
 
-        return self._map_chunks(impute_chunk, self._pack(X_scaled, observed))
+        return self._map_chunks(impute_chunk, X_scaled, observed)
 
     def _impute_draws(self, X_scaled: np.ndarray, observed: np.ndarray,
                       root_noise: np.ndarray) -> np.ndarray:
@@ -540,78 +416,39 @@ class VFGImputer(BaseFlowImputer):
         once (refine rounds and gap search do not depend on the draw), then
         each draw decodes its own root state. Returns (n_draws, n_rows,
         n_columns)."""
-        n_columns = X_scaled.shape[1]
+        n_rows, n_columns = X_scaled.shape
         n_draws, _, width = root_noise.shape
-        fill = self._gap_filler()
+        inference, fill = self._inference(), self._gap_filler()
 
-        def impute_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed, leaf_visible = fill(chunk, n_columns)
-            noise = chunk[:, 2 * n_columns:].unflatten(1, (n_draws, width)).unbind(1)
-            return torch.cat([self._estimate(chunk[:, :n_columns], leaves, entry_observed,
-                                             leaf_visible, draw) for draw in noise], dim=1)
+        def impute_chunk(values: Tensor, observed: Tensor, noise: Tensor) -> Tensor:
+            filled = fill(values, observed)
+            return torch.cat([inference.estimate(values, *filled, draw)
+                              for draw in noise.unflatten(1, (n_draws, width)).unbind(1)],
+                             dim=1)
 
-        packed = self._pack(X_scaled, observed, np.moveaxis(root_noise, 0, 1).reshape(
-            X_scaled.shape[0], n_draws * width))
-        return np.moveaxis(self._map_chunks(impute_chunk, packed).reshape(
-            X_scaled.shape[0], n_draws, n_columns), 1, 0)
+        noise = np.moveaxis(root_noise, 0, 1).reshape(n_rows, n_draws * width)
+        return np.moveaxis(self._map_chunks(impute_chunk, X_scaled, observed, noise).reshape(
+            n_rows, n_draws, n_columns), 1, 0)
 
     def _gap_filler(self):
-        """``fill(chunk, n_columns)``: a packed chunk's padded sections with
-        the gaps of partially observed sections filled (refine rounds, then
-        each column's gap-search snapshot), their observed entries and the
+        """``fill(values, observed)``: a chunk's padded sections with the
+        gaps of partially observed sections filled (refine rounds, then each
+        column's gap-search snapshot), their observed entries and the
         visible leaves. The per-column step counts are worked out once."""
+        inference = self._inference()
         steps = self._gap_steps_per_entry()
         counts = sorted({int(count) for count in steps.unique()})
 
-        def fill(chunk: Tensor, n_columns: int) -> tuple[Tensor, Tensor, Tensor]:
-            leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
-            snapshots = self._gap_snapshots(leaves, entry_observed, leaf_visible, counts)
+        def fill(values: Tensor, observed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            leaves, entry_observed, leaf_visible = inference.prepare(values, observed)
+            snapshots = inference.gap_snapshots(leaves, entry_observed, leaf_visible, counts)
             for count in counts:
                 leaves = torch.where(steps == count, snapshots[count], leaves)
             return leaves, entry_observed, leaf_visible
 
         return fill
 
-    def _estimate(self, values: Tensor, leaves: Tensor, entry_observed: Tensor,
-                  leaf_visible: Tensor, root_noise: Tensor | None = None) -> Tensor:
-        """Columns of ``values`` (scaled) with every missing entry estimated:
-        visible sections keep their (filled) leaves, hidden sections are
-        decoded from the root."""
-        decoded = self._reconstruct(leaves, leaf_visible, root_noise)
-        if root_noise is not None:  # a draw also varies the gaps of partial sections
-            gaps = self._gaps(entry_observed, leaf_visible)
-            leaves = torch.where(gaps, decoded, leaves)
-        estimate = torch.where(leaf_visible.unsqueeze(2), leaves, decoded)
-        out = values.clone()
-        out[:, self._flat_columns_] = estimate.flatten(1)[:, self._flat_real_]
-        return out
-
     # ------------------------------------------------------------ gap search
-    def _gap_snapshots(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor,
-                       counts: list[int]) -> dict[int, Tensor]:
-        """Leaves after each of ``counts`` Adam steps on the rows' negative
-        ELBO over the missing entries of visible sections (observed entries
-        fixed, every step kept in the training range). Each row's terms
-        depend on that row only, and Adam acts per entry, so a row's result
-        does not depend on the batch."""
-        gaps = self._gaps(entry_observed, leaf_visible)
-        n_steps = max(counts)
-        snapshots = {count: leaves for count in counts}
-        if n_steps == 0 or not bool(gaps.any()):
-            return snapshots
-        model = self.module_
-        search = projected_adam(
-            leaves, gaps,
-            lambda x: model.elbo_terms(x, leaf_visible, entry_observed,
-                                       entry_weights=self._entry_weights_)[0],
-            self._low_, self._high_, self.gap_step_size, n_steps)
-        for step, current in search:
-            if step in snapshots:
-                # A row whose search left the finite numbers keeps its fill.
-                finite = torch.isfinite(current).flatten(1).all(1)[:, None, None]
-                snapshots[step] = torch.where(finite, current, leaves)
-        return snapshots
-
     def _gap_steps_per_entry(self) -> Tensor:
         """Gap-search steps of every padded section entry (padding: 0)."""
         if self.n_gap_steps != "auto":
@@ -621,7 +458,7 @@ class VFGImputer(BaseFlowImputer):
                              "this imputer was fitted with a fixed count: refit it.")
         else:
             per_column = self.gap_steps_
-        return torch.as_tensor(self._per_entry(per_column), device=self.device_)
+        return torch.as_tensor(self.layout_.per_entry(per_column), device=self.device_)
 
     @torch.no_grad()
     def _select_gap_steps(self, X_scaled: np.ndarray, observed: np.ndarray,
@@ -631,15 +468,16 @@ class VFGImputer(BaseFlowImputer):
         entries (:mod:`flowimpute.inference.selection`). In-sample: the rows
         were seen in training."""
         held = hide_observed_entries(X_scaled, observed, rng)
-        n_columns = held.truth.shape[1]
-        chunk = self._to_tensor(self._pack(np.where(held.kept, held.truth, 0.0), held.kept))
-        leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
-        snapshots = self._gap_snapshots(leaves, entry_observed, leaf_visible,
-                                        list(GAP_STEP_CANDIDATES))
-        errors = np.zeros((len(GAP_STEP_CANDIDATES), n_columns))
+        inference = self._inference()
+        values = self._to_tensor(np.where(held.kept, held.truth, 0.0))
+        leaves, entry_observed, leaf_visible = inference.prepare(
+            values, torch.as_tensor(held.kept, device=self.device_))
+        snapshots = inference.gap_snapshots(leaves, entry_observed, leaf_visible,
+                                            list(GAP_STEP_CANDIDATES))
+        errors = np.zeros((len(GAP_STEP_CANDIDATES), held.truth.shape[1]))
         for index, count in enumerate(GAP_STEP_CANDIDATES):
-            estimate = self._estimate(chunk[:, :n_columns], snapshots[count], entry_observed,
-                                      leaf_visible).cpu().numpy()
+            estimate = inference.estimate(values, snapshots[count], entry_observed,
+                                          leaf_visible).cpu().numpy()
             errors[index] = squared_errors(estimate, held.truth, held.hidden)
         return best_count_per_column(errors, held.hidden, GAP_STEP_CANDIDATES)
 
@@ -696,13 +534,14 @@ class VFGImputer(BaseFlowImputer):
         """
         check_is_fitted(self)
         X, observed = self._validate_input(X, reset=False)
-        n_columns = self.modelled_features_.size
         model = self.module_
         entry_constant = (0.5 * math.log(2 * math.pi)
                           if self.latent_distribution == "gaussian" else math.log(2.0))
 
-        def score_chunk(chunk: Tensor) -> Tensor:
-            leaves, entry_observed, leaf_visible = self._unpack(chunk, n_columns)
+        inference = self._inference()
+
+        def score_chunk(values: Tensor, observed: Tensor) -> Tensor:
+            leaves, entry_observed, leaf_visible = inference.prepare(values, observed)
             per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
             n_visible_messages = torch.stack(model.visibility(leaf_visible)[:-1], dim=1).sum(1)
             n_terms = entry_observed.sum((1, 2)) + self.latent_dim_ * n_visible_messages
@@ -712,7 +551,7 @@ class VFGImputer(BaseFlowImputer):
         for rows in self._row_chunks(X.shape[0]):
             observed_rows = observed[rows][:, self.modelled_features_]
             X_scaled = self._scaled(X[rows][:, self.modelled_features_], observed_rows)
-            elbo[rows] = (self._map_chunks(score_chunk, self._pack(X_scaled, observed_rows))
+            elbo[rows] = (self._map_chunks(score_chunk, X_scaled, observed_rows)
                           + self.training_entropy_
                           - (observed_rows * np.log(self.scale_)).sum(axis=1))
         return elbo

@@ -1,0 +1,143 @@
+"""Imputation with a fitted VFG: refine rounds, the gap search, decoding, masked error.
+
+:class:`SectionInference` holds no estimator state beyond what it is given: a
+fitted :class:`~flowimpute.vfg.model.VFGModel`, the
+:class:`~flowimpute.vfg.layout.SectionLayout` of its sections and the
+inference settings. Every method works on the rows it is given alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..inference.search import projected_adam
+from .layout import SectionLayout
+from .model import VFGModel
+
+
+@dataclass(frozen=True)
+class SectionInference:
+    """What a fitted VFG infers about the missing entries of rows.
+
+    Parameters
+    ----------
+    model : VFGModel
+    layout : SectionLayout
+    decode_from : {"root", "ancestor"}
+        Decode from the root state, or from the closest ancestor that has
+        observed descendants.
+    n_refine_steps : int
+        Encode-decode rounds that fill the gaps of partially observed sections.
+    entry_weights : Tensor of shape (k, m)
+        Weight of each section entry's reconstruction term.
+    gap_step_size : float
+        Adam step size of the gap search.
+    """
+
+    model: VFGModel
+    layout: SectionLayout
+    decode_from: str
+    n_refine_steps: int
+    entry_weights: Tensor
+    gap_step_size: float
+
+    def prepare(self, values: Tensor, observed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Padded sections of ``values`` (n, n_columns; missing entries
+        arbitrary) with the gaps of partially observed sections refined, the
+        mask of their observed entries, and the visible (observed) sections."""
+        leaves, entry_observed = self.layout.leaves(values, observed)
+        leaf_visible = entry_observed.any(dim=2)
+        with torch.no_grad():
+            leaves = self.refine(leaves, entry_observed, leaf_visible)
+        return leaves, entry_observed, leaf_visible
+
+    def reconstruct(self, leaves: Tensor, leaf_visible: Tensor,
+                    root_noise: Tensor | None = None) -> Tensor:
+        """Decoded sections, clipped to the training range. ``root_noise``
+        (standard normal, one row per row) draws the root state from its
+        approximate posterior instead of taking its mean."""
+        model = self.model
+        messages = model.encode(leaves, leaf_visible)
+        if root_noise is not None:
+            root = model.tree.root
+            spread = torch.rsqrt(model.root_precision(messages))
+            messages.states[root] = messages.states[root] + root_noise * spread
+        decoded = model.decode(messages, from_root=self.decode_from == "root")
+        return self.layout.clip(torch.stack(decoded[: model.tree.n_sections], dim=1))
+
+    def refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
+        """Fill the missing entries of visible (partially observed) sections."""
+        gaps = self.layout.gaps(entry_observed, leaf_visible)
+        if not bool(gaps.any()):
+            return leaves
+        for _ in range(self.n_refine_steps):
+            leaves = torch.where(gaps, self.reconstruct(leaves, leaf_visible), leaves)
+        return leaves
+
+    def estimate(self, values: Tensor, leaves: Tensor, entry_observed: Tensor,
+                 leaf_visible: Tensor, root_noise: Tensor | None = None) -> Tensor:
+        """Columns of ``values`` with every missing entry estimated: visible
+        sections keep their (filled) leaves, hidden sections are decoded from
+        the root."""
+        decoded = self.reconstruct(leaves, leaf_visible, root_noise)
+        if root_noise is not None:  # a draw also varies the gaps of partial sections
+            gaps = self.layout.gaps(entry_observed, leaf_visible)
+            leaves = torch.where(gaps, decoded, leaves)
+        return self.layout.scatter(values, torch.where(leaf_visible.unsqueeze(2), leaves,
+                                                       decoded))
+
+    def gap_snapshots(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor,
+                      counts: list[int]) -> dict[int, Tensor]:
+        """Leaves after each of ``counts`` Adam steps on the rows' negative
+        ELBO over the missing entries of visible sections (observed entries
+        fixed, every step kept in the training range). Each row's terms
+        depend on that row only, and Adam acts per entry, so a row's result
+        does not depend on the batch."""
+        gaps = self.layout.gaps(entry_observed, leaf_visible)
+        n_steps = max(counts)
+        snapshots = {count: leaves for count in counts}
+        if n_steps == 0 or not bool(gaps.any()):
+            return snapshots
+        search = projected_adam(
+            leaves, gaps,
+            lambda x: self.model.elbo_terms(x, leaf_visible, entry_observed,
+                                            entry_weights=self.entry_weights)[0],
+            self.layout.low, self.layout.high, self.gap_step_size, n_steps)
+        for step, current in search:
+            if step in snapshots:
+                # A row whose search left the finite numbers keeps its fill.
+                finite = torch.isfinite(current).flatten(1).all(1)[:, None, None]
+                snapshots[step] = torch.where(finite, current, leaves)
+        return snapshots
+
+    @torch.no_grad()
+    def masked_imputation_error(self, values: Tensor, observed: Tensor, mask_prob: float,
+                                generator: torch.Generator) -> float:
+        """Mean squared error, weighted by the entry weights, of imputing
+        randomly hidden observed sections from the others (standardized
+        scale)."""
+        leaves, entry_observed, leaf_observed = self.prepare(values, observed)
+        visible = random_visibility(leaf_observed, mask_prob, leaves.dtype, generator)
+        hidden = (leaf_observed & ~visible).unsqueeze(2) & entry_observed
+        if not bool(hidden.any()):
+            return 0.0
+        weighted = (self.reconstruct(leaves, visible) - leaves) ** 2 * self.entry_weights
+        return float(weighted[hidden].mean())
+
+
+def random_visibility(leaf_observed: Tensor, mask_prob: float, dtype: torch.dtype,
+                      generator: torch.Generator | None = None) -> Tensor:
+    """Hide each observed section with probability ``mask_prob``, per row,
+    keeping at least one observed section of each row visible (draws from
+    ``generator``, or the global torch RNG)."""
+    draws = torch.rand(leaf_observed.shape, dtype=dtype, device=leaf_observed.device,
+                       generator=generator)
+    visible = leaf_observed & (draws >= mask_prob)
+    keep_one = torch.argmax(draws * leaf_observed, dim=1)
+    forced = torch.zeros_like(visible)
+    forced[torch.arange(visible.shape[0], device=visible.device), keep_one] = True
+    none_left = ~visible.any(dim=1, keepdim=True)
+    return visible | (forced & leaf_observed & none_left)
