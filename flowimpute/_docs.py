@@ -8,6 +8,7 @@ parameter's default read from the estimator's own ``__init__``.
 from __future__ import annotations
 
 import inspect
+import math
 import textwrap
 
 #: Blocks of numpydoc parameter entries; ``{name}`` is the default of ``name``.
@@ -15,7 +16,7 @@ BLOCKS = {
     "training": """\
 max_epochs : int, default={max_epochs}
     Maximum passes over the training data.
-batch_size : int or "auto", default={batch_size!r}
+batch_size : int or "auto", default={batch_size}
     Rows per minibatch of Adam; "auto" is ``min(256, max(16, n_train // 16))``,
     at least about 16 optimizer steps per epoch however small the table.
 learning_rate : float, default={learning_rate}
@@ -32,9 +33,9 @@ tol : float, default={tol}
 clip_grad_norm : float or None, default={clip_grad_norm}
     Clip the gradient's global norm to this value.""",
     "compute": """\
-device : {{"auto", "cpu", "cuda"}} or str, default={device!r}
+device : {{"auto", "cpu", "cuda"}} or str, default={device}
     Torch device; "auto" uses CUDA when available.
-dtype : {{"float64", "float32"}}, default={dtype!r}
+dtype : {{"float64", "float32"}}, default={dtype}
     Precision of the torch computations. float64 keeps every row's result
     independent of the batch it is computed in (to ~1e-16); float32 is
     several times faster on the CPU and the usual choice on a GPU, with
@@ -56,8 +57,20 @@ add_indicator : bool, default={add_indicator}
 keep_empty_features : bool, default={keep_empty_features}
     Keep columns with no observed value at fit time (filled with 0); by
     default they are dropped from the output, as in scikit-learn.""",
+    "imputer_attributes": """\
+mean_, scale_, data_min_, data_max_ : ndarray of shape (n_modelled_features,)
+    Mean, standard deviation, minimum and maximum of each modelled column's
+    observed training entries.
+empty_features_, modelled_features_ : ndarray of int
+    Columns with no observed value at fit time, and the others.
+device_ : torch.device
+    Device the model lives on.
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of shape (``n_features_in_``,)
+    Feature names, when ``X`` had string column names.""",
     "base_distribution": """\
-base_distribution : {{"normal", "laplace", "mixture"}}, default={base_distribution!r}
+base_distribution : {{"normal", "laplace", "mixture"}}, default={base_distribution}
     Distribution of the latent variables. "mixture": a mixture of
     ``n_components`` Gaussians with diagonal covariances, trained with the
     flow and started from k-means on the initial latent rows
@@ -68,7 +81,7 @@ n_components : int, default={n_components}
     number of training rows.""",
     "training_noise": """\
 dequantization : {{"none", "auto"}} or array-like of shape (n_features,), \
-default={dequantization!r}
+default={dequantization}
     Uniform dequantization of discrete columns during training: each training
     batch gets noise ``U(-w/2, w/2)`` on a column of width ``w``, so the flow
     learns a smooth density over the column's grid cells instead of spikes at
@@ -104,7 +117,7 @@ feature_names_in_ : ndarray of shape (``n_features_in_``,)
 def fill_doc(cls: type) -> type:
     """Put the shared :data:`BLOCKS` into ``cls.__doc__``, indented as the
     placeholder that names each, with the defaults of ``cls.__init__``."""
-    defaults = {name: parameter.default
+    defaults = {name: _shown(parameter.default)
                 for name, parameter in inspect.signature(cls.__init__).parameters.items()
                 if parameter.default is not inspect.Parameter.empty}
     lines = []
@@ -117,3 +130,12 @@ def fill_doc(cls: type) -> type:
             lines.append(line)
     cls.__doc__ = "\n".join(lines)
     return cls
+
+
+def _shown(default) -> str:
+    """A default as numpydoc shows it: strings quoted, NaN as ``np.nan``."""
+    if isinstance(default, str):
+        return f'"{default}"'
+    if isinstance(default, float) and math.isnan(default):
+        return "np.nan"
+    return str(default)

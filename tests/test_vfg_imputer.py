@@ -190,7 +190,7 @@ def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fit
 
     def negative_elbo(X_imputed):
         complete = fitted._to_tensor(fitted._standardize(X_imputed))
-        leaves, entry_observed = fitted._leaves(complete, observed)
+        leaves, entry_observed = fitted.layout_.leaves(complete, observed)
         every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
         with torch.no_grad():
             per_row, _ = fitted.module_.elbo_terms(leaves, every_section, entry_observed)

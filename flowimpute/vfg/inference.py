@@ -8,6 +8,8 @@ inference settings. Every method works on the rows it is given alone.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +114,74 @@ class SectionInference:
                 finite = torch.isfinite(current).flatten(1).all(1)[:, None, None]
                 snapshots[step] = torch.where(finite, current, leaves)
         return snapshots
+
+    def elbo_without_entropy(self, values: Tensor, observed: Tensor) -> Tensor:
+        """Per-row ELBO of the observed entries (standardized scale), all
+        terms but the batch entropies, with the normalizing constants of the
+        reconstruction and message terms."""
+        model = self.model
+        entry_constant = (0.5 * math.log(2 * math.pi)
+                          if model.latent_distribution == "gaussian" else math.log(2.0))
+        leaves, entry_observed, leaf_visible = self.prepare(values, observed)
+        per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
+        n_visible_messages = torch.stack(model.visibility(leaf_visible)[:-1], dim=1).sum(1)
+        n_terms = entry_observed.sum((1, 2)) + model.latent_dim * n_visible_messages
+        return -(per_row + entry_constant * n_terms)
+
+    def training_loss(self, mask_prob: float, pad_with_noise: bool) -> Callable[..., Tensor]:
+        """The negative ELBO of a batch ``(values, observed)``: the full pass
+        (the paper's Algorithm 1) and, with ``mask_prob > 0``, the
+        random-masking pass (Algorithm 2), over the same rows stacked into one
+        batch (same terms, half the calls). ``pad_with_noise`` puts standard
+        normal draws in the padding entries."""
+        model, layout, weights = self.model, self.layout, self.entry_weights
+
+        def loss_fn(values: Tensor, observed: Tensor) -> Tensor:
+            leaves, entry_observed, leaf_observed = self.prepare(values, observed)
+            if pad_with_noise:
+                leaves = layout.with_padding_noise(leaves)
+            if mask_prob == 0:
+                return model.negative_elbo(leaves, leaf_observed, entry_observed, weights)
+            visible = torch.cat([leaf_observed, random_visibility(
+                leaf_observed, mask_prob, leaves.dtype)])
+            per_row, entropy = model.elbo_terms(
+                torch.cat([leaves, leaves]), visible,
+                torch.cat([entry_observed, entry_observed]), n_groups=2, entry_weights=weights)
+            n_rows = leaves.shape[0]
+            return per_row[:n_rows].mean() + per_row[n_rows:].mean() - entropy
+
+        return loss_fn
+
+    def fill(self, values: Tensor, observed: Tensor,
+             steps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`prepare`, then the gaps of partially observed sections moved
+        by each entry's ``steps`` (k, m) of the gap search."""
+        leaves, entry_observed, leaf_visible = self.prepare(values, observed)
+        counts = sorted({int(count) for count in steps.unique()})
+        snapshots = self.gap_snapshots(leaves, entry_observed, leaf_visible, counts)
+        for count in counts:
+            leaves = torch.where(steps == count, snapshots[count], leaves)
+        return leaves, entry_observed, leaf_visible
+
+    def impute(self, values: Tensor, observed: Tensor, steps: Tensor,
+               root_noises: Sequence[Tensor] | None = None) -> Tensor:
+        """Columns of ``values`` with every missing entry estimated, the gaps
+        filled by :meth:`fill`; with ``root_noises``, one draw per noise,
+        side by side (the fill does not depend on the draw, so it runs once)."""
+        filled = self.fill(values, observed, steps)
+        if root_noises is None:
+            return self.estimate(values, *filled)
+        return torch.cat([self.estimate(values, *filled, noise) for noise in root_noises],
+                         dim=1)
+
+    def estimates_after(self, values: Tensor, observed: Tensor,
+                        counts: Sequence[int]) -> list[Tensor]:
+        """The estimate of :meth:`estimate` after each of ``counts`` gap-search
+        steps, for every column alike."""
+        leaves, entry_observed, leaf_visible = self.prepare(values, observed)
+        snapshots = self.gap_snapshots(leaves, entry_observed, leaf_visible, list(counts))
+        return [self.estimate(values, snapshots[count], entry_observed, leaf_visible)
+                for count in counts]
 
     @torch.no_grad()
     def masked_imputation_error(self, values: Tensor, observed: Tensor, mask_prob: float,

@@ -3,7 +3,7 @@
 A VFG's leaves are ``k`` sections of columns, each padded to the latent width
 ``m``: a batch of rows becomes a tensor (n, k, m). :class:`SectionLayout`
 holds the index maps between the two shapes, which entries are real columns
-and which padding, and each entry's bounds.
+and which padding, each entry's bounds, and each column's weight in the loss.
 """
 
 from __future__ import annotations
@@ -83,3 +83,31 @@ class SectionLayout:
         out = values.clone()
         out[:, self._flat_columns] = leaves.flatten(1)[:, self._flat_real]
         return out
+
+
+def column_weights(weights, scale: np.ndarray, modelled: np.ndarray,
+                   n_features_in: int) -> np.ndarray:
+    """Per modelled column, the weight of its reconstruction error, mean 1.
+
+    ``weights`` is "equal", "variance" (each column's variance, ``scale**2``,
+    so that squared errors count in the data's units) or one nonnegative
+    number per input column, of which the ``modelled`` ones are kept.
+    """
+    if isinstance(weights, str):
+        per_column = scale ** 2 if weights == "variance" else np.ones(modelled.size)
+        return per_column / per_column.mean()
+    try:
+        per_column = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError("column_weights must be 'equal', 'variance' or one "
+                         f"number per input column: {error}") from None
+    if per_column.shape != (n_features_in,):
+        raise ValueError(f"column_weights has shape {per_column.shape}; expected "
+                         f"({n_features_in},), one weight per input column.")
+    if not np.isfinite(per_column).all() or (per_column < 0).any():
+        raise ValueError("column_weights must be finite and nonnegative.")
+    per_column = per_column[modelled]
+    if not per_column.sum() > 0:
+        raise ValueError("column_weights gives every modelled column weight 0; at "
+                         "least one column must be reconstructed.")
+    return per_column / per_column.mean()

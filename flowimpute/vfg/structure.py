@@ -176,3 +176,51 @@ def resolve_sections(
             f"missing columns {missing}, repeated columns {repeated}."
         )
     return resolved
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Sections and tree of a VFG fitted on the modelled columns of a table.
+
+    Attributes
+    ----------
+    local_sections : list of ndarray
+        Each section's positions among the modelled columns.
+    sections : list of ndarray
+        Each section's indices among the input columns.
+    tree : Tree
+    latent_dim : int
+    """
+
+    local_sections: list[np.ndarray]
+    sections: list[np.ndarray]
+    tree: Tree
+    latent_dim: int
+
+
+def resolve_structure(
+    sections, tree, section_size: int, latent_dim: int | None, X_modelled: np.ndarray,
+    modelled: np.ndarray, n_features_in: int, feature_names: Sequence[str] | None,
+) -> Structure:
+    """The sections (given, or grouped from the correlations of
+    ``X_modelled``, NaN where missing), the tree and the latent width of a
+    VFG over the ``modelled`` input columns; clear errors for sections of
+    unobserved columns only and for a latent narrower than a section."""
+    position = {column: i for i, column in enumerate(modelled)}
+    if sections is None:
+        local = auto_sections(X_modelled, section_size)
+    else:
+        full = resolve_sections(sections, n_features_in, feature_names)
+        local = [np.array([position[c] for c in group if c in position]) for group in full]
+        if any(group.size == 0 for group in local):
+            raise ValueError("A section holds only columns without any observed value; "
+                             "remove those columns or give other sections.")
+    widest = max(group.size for group in local)
+    width = latent_dim if latent_dim is not None else max(2, widest)
+    if width < widest:
+        raise ValueError(f"latent_dim={latent_dim} is smaller than the widest "
+                         f"section ({widest} columns).")
+    if width < 2:
+        raise ValueError("latent_dim must be at least 2 for coupling layers.")
+    return Structure(local, [modelled[group] for group in local],
+                     parse_tree(tree, len(local)), width)
