@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import Tensor, nn
 
+from ._docs import fill_doc
 from ._training import Augmentation, Data, Loss, TrainingConfig, TrainingResult, as_tuple, train
 
 #: The precisions an estimator may compute in (its ``dtype`` parameter).
@@ -105,29 +108,60 @@ def numeric_input(X, estimator: str):
     return X
 
 
-def column_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation of the non-NaN entries of ``X``
-    (every column has one), finite for any finite input: where the direct
-    computation overflows (values beyond about 1e154 square to infinity),
-    each column is divided by its largest absolute value first."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-    if np.isfinite(mean).all() and np.isfinite(scale).all():
-        return mean, scale
-    magnitude = np.nanmax(np.abs(X), axis=0)
-    magnitude = np.where(magnitude > 0, magnitude, 1.0)
-    return (np.nanmean(X / magnitude, axis=0) * magnitude,
-            np.nanstd(X / magnitude, axis=0) * magnitude)
+def parameter_init(own: dict, shared: dict):
+    """An ``__init__`` that only stores its arguments: ``own`` parameters
+    (name: default, in order; the first may be given by position, every
+    other only by keyword), then the ``shared`` ones ``own`` does not
+    redefine. Its signature is explicit, so ``get_params``, ``clone`` and
+    the documentation see every parameter."""
+    names = list(own) + [name for name in shared if name not in own]
+    defaults = {**shared, **own}
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD if index == 0
+                             else inspect.Parameter.KEYWORD_ONLY, default=defaults[name])
+           for index, name in enumerate(names)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class BaseFlowEstimator(BaseEstimator):
     """Machinery shared by every flowimpute estimator.
 
-    Subclasses store their parameters in ``__init__`` and call, from ``fit``,
-    :meth:`_fit_scaler`, :meth:`_fit_module` and the chunked helpers. The
-    training parameters below are documented once here and repeated in each
-    estimator's docstring.
+    An estimator declares ``parameters``, its own parameters and their
+    defaults in signature order; it takes the ``shared_parameters`` of its
+    base after them (the first parameter may be given by position, the rest
+    only by keyword, as in scikit-learn), gets an ``__init__`` that only
+    stores them (:func:`parameter_init`), and its docstring's shared blocks
+    filled in (:func:`flowimpute._docs.fill_doc`).
+
+    Input checks, the device and precision, seeding, the training loop
+    (:meth:`_fit_module`), chunked inference and persistence. Subclasses
+    store their parameters in ``__init__`` and learn their column scaling
+    with a :class:`~flowimpute.preprocessing.codec.ColumnCodec`; the
+    parameters below are documented once in :mod:`flowimpute._docs`.
     """
+
+    #: Parameters every estimator of this base takes after its own.
+    shared_parameters: ClassVar[dict] = {
+        "device": "auto", "dtype": "float64", "inference_batch_size": 4096,
+        "random_state": None, "verbose": 0,
+    }
+    #: The estimator's own parameters and their defaults, in signature order.
+    parameters: ClassVar[dict] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "parameters" in cls.__dict__:
+            cls.__init__ = parameter_init(cls.parameters, cls.shared_parameters)
+            fill_doc(cls)
 
     _parameter_constraints: dict = {
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -151,34 +185,6 @@ class BaseFlowEstimator(BaseEstimator):
         :func:`numeric_input` has refused non-numeric columns by name."""
         return validate_data(self, numeric_input(X, type(self).__name__), dtype=np.float64,
                              **kwargs)
-
-    # ------------------------------------------------------------------ scaling
-    def _fit_scaler(self, X: np.ndarray) -> None:
-        """Learn per-column location and scale; refuse constant columns."""
-        mean, scale = column_location_scale(X)
-        constant = np.flatnonzero(~(scale > 1e-12 * np.maximum(1.0, np.abs(mean))))
-        if constant.size:
-            names = getattr(self, "feature_names_in_", None)
-            described = ", ".join(
-                f"{i}" + (f" ({names[i]!r})" if names is not None else "") for i in constant
-            )
-            raise ValueError(
-                f"{type(self).__name__} cannot model constant column(s): {described}. "
-                "A density over a constant column is degenerate; drop it before fitting."
-            )
-        self.mean_ = mean
-        self.scale_ = scale
-
-    def _standardize(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.scale_
-
-    def _unstandardize(self, X: np.ndarray) -> np.ndarray:
-        return X * self.scale_ + self.mean_
-
-    @property
-    def _log_scale_jacobian(self) -> float:
-        """log|det| of the standardization map, added to densities of standardized data."""
-        return -float(np.log(self.scale_).sum())
 
     # -------------------------------------------------------------- torch utils
     def _resolve_compute(self) -> None:

@@ -9,8 +9,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.mixture import GaussianMixture
 from torch.nn.utils import parameters_to_vector
 
-from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, flow_imputer
-from flowimpute.impute.flow_imputer import GRADIENT_STEP_CANDIDATES, MEAN_WEIGHT_CANDIDATES
+from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity
+from flowimpute.impute import _choices
+from flowimpute.impute import flow_imputer as flow_imputer_module
+from flowimpute.impute._choices import (
+    GRADIENT_STEP_CANDIDATES,
+    MEAN_WEIGHT_CANDIDATES,
+    chain_starts,
+)
 
 COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
 
@@ -148,14 +154,14 @@ def test_point_estimate_mean_follows_a_skewed_conditional():
 
 def test_mean_weight_is_chosen_on_a_bounded_number_of_entries(monkeypatch):
     chosen_on = []
-    hide = flow_imputer.hide_observed_entries
+    hide = flow_imputer_module.hide_observed_entries
 
-    def recording_hide(X, observed, rng, max_rows=flow_imputer.SELECTION_ROWS):
+    def recording_hide(X, observed, rng, max_rows=_choices.SELECTION_ROWS):
         held = hide(X, observed, rng, max_rows)
         chosen_on.append(len(held.rows))
         return held
 
-    monkeypatch.setattr(flow_imputer, "hide_observed_entries", recording_hide)
+    monkeypatch.setattr(flow_imputer_module, "hide_observed_entries", recording_hide)
     X = np.random.RandomState(0).normal(size=(1500, 10))
     X[::3, 0] = np.nan
     FlowImputer(CouplingFlowDensity(n_layers=1, hidden_dims=(8,), max_epochs=1),
@@ -165,7 +171,7 @@ def test_mean_weight_is_chosen_on_a_bounded_number_of_entries(monkeypatch):
     # weight: rows holding ~6,000 observed entries.
     entries_per_row = 10 - 1 / 3
     assert chosen_on == [1500, 1500,
-                         int(np.ceil(flow_imputer.MEAN_WEIGHT_ENTRIES / entries_per_row))]
+                         int(np.ceil(_choices.MEAN_WEIGHT_ENTRIES / entries_per_row))]
 
 
 def test_mean_weight_is_chosen_only_under_auto(gaussian_imputer):
@@ -212,7 +218,7 @@ def test_heavy_tailed_column_does_not_blow_up():
         imputed = imputer.transform(X_missing)[::3, 1]
         assert np.isfinite(imputed).all() and imputed.min() >= X[:, 1].min()
         assert imputed.max() <= X[:, 1].max()
-        assert (imputer.marginal_ is not None) == (marginal == "yeo-johnson")
+        assert (imputer.codec_.power_ is not None) == (marginal == "yeo-johnson")
 
 
 def test_density_must_be_a_density():
@@ -331,9 +337,9 @@ class _RecordingDensity(CouplingFlowDensity):
         self.trained_on = [np.array(X, copy=True)]
         return super().fit(X, y)
 
-    def _train_more(self, X, n_epochs, seed):
+    def train_more(self, X, n_epochs, seed):
         self.trained_on.append(np.array(X, copy=True))
-        return super()._train_more(X, n_epochs, seed)
+        return super().train_more(X, n_epochs, seed)
 
 
 def test_flows_train_on_noisy_gaps_and_exact_observed_entries():
@@ -400,12 +406,15 @@ def test_neighbour_chains_start_at_the_nearest_completed_training_rows(monkeypat
     query_observed = np.ones_like(queries, dtype=bool)
     query_observed[:, 0] = False
     mode = imputer._mode(imputer._scaled(queries, query_observed), query_observed)
-    donors = imputer._chain_donors(mode, query_observed, None)
     distances = ((fill[None, :, 1:] - mode[:, None, 1:]) ** 2).sum(axis=2)
-    np.testing.assert_array_equal(donors, np.argsort(distances, axis=1, kind="stable")[:, :3])
-    moved = imputer._chain_start(1, mode, query_observed, donors)
-    monkeypatch.setattr(flow_imputer, "CHAIN_START_STEPS", 0)
-    start = imputer._chain_start(1, mode, query_observed, donors)
+    donors = np.argsort(distances, axis=1, kind="stable")[:, :3]
+
+    def second_start():
+        return chain_starts(imputer._conditional(), mode, query_observed, fill, 3, None)(1)
+
+    moved = second_start()
+    monkeypatch.setattr(_choices, "CHAIN_START_STEPS", 0)
+    start = second_start()
     np.testing.assert_array_equal(start[:, 0], fill[donors[:, 1], 0])
     np.testing.assert_array_equal(start[:, 1:], mode[:, 1:])
     np.testing.assert_array_equal(moved[:, 1:], mode[:, 1:])
@@ -416,13 +425,13 @@ def test_the_mean_weight_is_not_chosen_from_the_rows_own_fill(monkeypatch):
     """Hidden training entries are in the training fill: a row may not start
     chains from its own completed values."""
     calls = []
-    search = flow_imputer.nearest_rows
+    search = _choices.nearest_rows
 
     def recording(queries, observed, table, k, exclude=None):
         calls.append((queries, observed, table, exclude))
         return search(queries, observed, table, k, exclude)
 
-    monkeypatch.setattr(flow_imputer, "nearest_rows", recording)
+    monkeypatch.setattr(_choices, "nearest_rows", recording)
     rng = np.random.RandomState(2)
     X = np.where(rng.rand(200, 3) < 0.2, np.nan,
                  rng.multivariate_normal(np.zeros(3), COVARIANCE, size=200))

@@ -31,13 +31,17 @@ def test_dsf_beats_affine_on_a_grid_of_gaussians():
     assert dsf.score(X_test) > affine.score(X_test) + 0.3
 
 
-@pytest.mark.parametrize("transformer", ["dsf", "ddsf", "affine", "spline"])
-def test_samples_are_finite_and_match_training_moments(transformer):
+#: The spline starts as the identity on [-5, 5] and is still far from
+#: converged after 30 epochs here (validation loss 8.10, falling ~0.3 an
+#: epoch; 7.75 after 60), which left its sample mean 0.33 off on one column.
+@pytest.mark.parametrize("transformer, max_epochs",
+                         [("dsf", 30), ("ddsf", 30), ("affine", 30), ("spline", 60)])
+def test_samples_are_finite_and_match_training_moments(transformer, max_epochs):
     rng = np.random.RandomState(0)
     mixing = rng.normal(size=(10, 10)) / np.sqrt(10)
     X = rng.standard_t(df=5, size=(3000, 10)) @ mixing + np.arange(10)
     flow = NAFDensity(n_flows=2, hidden_dims=(32,), transformer=transformer,
-                      n_transformer_units=8, max_epochs=30, learning_rate=3e-3,
+                      n_transformer_units=8, max_epochs=max_epochs, learning_rate=3e-3,
                       random_state=0).fit(X)
     samples = flow.sample(10000, random_state=1)
     assert samples.shape == (10000, 10) and np.isfinite(samples).all()
@@ -54,7 +58,7 @@ def test_sampling_inverts_the_fitted_flow():
     flow = NAFDensity(n_flows=2, hidden_dims=(16,), n_transformer_units=8, max_epochs=5,
                       random_state=0).fit(X)
     samples = flow.sample(500, random_state=2)
-    z, _ = flow.module_.transform(flow._to_tensor(flow._standardize(samples)))
+    z, _ = flow.module_.transform(flow._to_tensor(flow.codec_.standardize(samples)))
     generator = make_generator(draw_seed(2), flow.device_)
     base = flow.module_.base.sample(500, 2, generator, dtype=z.dtype)
     np.testing.assert_allclose(z.detach().numpy(), base.numpy(), atol=1e-6)

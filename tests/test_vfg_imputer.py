@@ -109,7 +109,7 @@ def test_column_weights_are_checked(correlated, weights, message):
 
 
 def test_entry_weights_scale_only_the_reconstruction_terms(correlated, fitted):
-    complete = fitted._to_tensor(fitted._standardize(correlated[:50]))
+    complete = fitted._to_tensor(fitted.codec_.standardize(correlated[:50]))
     leaves, entry_observed = fitted.layout_.leaves(complete, torch.ones(50, 6, dtype=torch.bool))
     every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
 
@@ -189,7 +189,7 @@ def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fit
     observed = torch.as_tensor(~np.isnan(X))
 
     def negative_elbo(X_imputed):
-        complete = fitted._to_tensor(fitted._standardize(X_imputed))
+        complete = fitted._to_tensor(fitted.codec_.standardize(X_imputed))
         leaves, entry_observed = fitted.layout_.leaves(complete, observed)
         every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """Flow density estimators with the scikit-learn API: one module per family."""
 
-from ._base import FlowDensityMixin
+from ._base import BaseFlowDensity
 from .coupling import CouplingFlowDensity
 from .naf import NAFDensity
 
-__all__ = ["CouplingFlowDensity", "FlowDensityMixin", "NAFDensity"]
+__all__ = ["BaseFlowDensity", "CouplingFlowDensity", "NAFDensity"]

@@ -1,10 +1,26 @@
-"""What every flow density estimator shares: fit, scoring, sampling, training noise."""
+"""The density protocol: what every flow density estimator is and offers.
+
+:class:`BaseFlowDensity` is the abstract base of the flow densities. A family
+(coupling, autoregressive, ...) declares its own parameters with their
+defaults and implements :meth:`BaseFlowDensity._build_flow`; the base gives
+it the shared parameters, a keyword-only ``__init__`` that only stores them
+and their documentation (:class:`~flowimpute._base.BaseFlowEstimator`), and
+the whole estimator: ``fit``, ``partial_fit``,
+``score_samples``, ``score``, ``bits_per_dim`` and ``sample``.
+
+Imputers and other inference engines use a fitted density through two public
+methods only: :meth:`BaseFlowDensity.torch_log_density`, a differentiable
+log-density of rows given as tensors, and :meth:`BaseFlowDensity.train_more`,
+a warm start on new rows.
+"""
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -13,40 +29,52 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from .._base import draw_seed, make_generator, seeded_torch
+from .._base import BaseFlowEstimator, draw_seed, make_generator, seeded_torch
 from .._training import Augmentation, make_optimizer, run_epoch, train
 from ..flows import Flow
 from ..flows.distributions import BASE_DISTRIBUTION_NAMES, make_base_distribution
-from ..preprocessing.lattice import lattice_steps
+from ..preprocessing.codec import ColumnCodec
 
 #: Rows used for the data-dependent initialization of affine-constant layers.
 _INIT_ROWS = 4096
-
-#: Constraints of the base-distribution parameters every flow density takes.
-BASE_CONSTRAINTS: dict = {
-    "base_distribution": [StrOptions(set(BASE_DISTRIBUTION_NAMES))],
-    "n_components": [Interval(Integral, 1, None, closed="left")],
-}
-
-#: Constraints of the training-noise parameters every flow density takes.
-TRAINING_NOISE_CONSTRAINTS: dict = {
-    "dequantization": [StrOptions({"none", "auto"}), "array-like"],
-    "noise_std": [Interval(Real, 0, None, closed="left")],
-}
-
 
 def _mean_negative_log_likelihood(flow: Flow):
     """The training loss of ``flow``: mean negative log-likelihood of a batch."""
     return lambda batch: -flow.log_prob(batch).mean()
 
 
-class FlowDensityMixin(DensityMixin):
-    """``fit`` / ``score_samples`` / ``score`` / ``sample`` / ``bits_per_dim``
-    for estimators whose fitted ``module_`` is a :class:`~flowimpute.flows.Flow`
-    of standardized data. Subclasses implement ``_build_flow(X_train, seed)``,
-    given the standardized training rows (a structure search may use them),
-    and take the training-noise parameters ``dequantization`` and
-    ``noise_std`` (:data:`TRAINING_NOISE_CONSTRAINTS`)."""
+class BaseFlowDensity(DensityMixin, BaseFlowEstimator, ABC):
+    """Abstract base of the flow density estimators.
+
+    A family declares ``parameters``, its own parameters and their defaults
+    in signature order (the ``shared_parameters`` below follow them), adds
+    their constraints to ``_parameter_constraints``, and implements
+    :meth:`_build_flow`. Its docstring may name the shared parameter blocks
+    ``{base_distribution}``, ``{training}``, ``{training_noise}``,
+    ``{compute}`` and ``{density_attributes}`` (:mod:`flowimpute._docs`).
+    """
+
+    shared_parameters: ClassVar[dict] = {
+        "base_distribution": "normal", "n_components": 8,
+        "max_epochs": 100, "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
+        "validation_fraction": 0.1, "n_iter_no_change": 10, "tol": 1e-4,
+        "clip_grad_norm": 10.0, "dequantization": "none", "noise_std": 0.0,
+        **BaseFlowEstimator.shared_parameters,
+    }
+
+    _parameter_constraints: dict = {
+        **BaseFlowEstimator._parameter_constraints,
+        "base_distribution": [StrOptions(set(BASE_DISTRIBUTION_NAMES))],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "dequantization": [StrOptions({"none", "auto"}), "array-like"],
+        "noise_std": [Interval(Real, 0, None, closed="left")],
+    }
+
+    @abstractmethod
+    def _build_flow(self, X_train: np.ndarray, seed: int) -> Flow:
+        """The untrained flow for standardized training rows ``X_train`` (a
+        structure search may use them), its parameters drawn from the global
+        torch RNG (seeded by the caller)."""
 
     def fit(self, X, y=None):
         """Fit the flow to ``X`` by maximum likelihood.
@@ -78,18 +106,19 @@ class FlowDensityMixin(DensityMixin):
         device and draw the seed; return the standardized rows and the seed."""
         self._validate_params()
         X = self._validated(X, ensure_min_samples=2)
-        self._fit_scaler(X)
+        self.codec_ = ColumnCodec().fit(X, getattr(self, "feature_names_in_", None),
+                                        type(self).__name__)
         self.dequantization_widths_ = self._dequantization_widths(X)
         self._resolve_compute()
         self.optimizer_ = None
         self._partial_fit_seed = seed = draw_seed(self.random_state)
-        return self._standardize(X), seed
+        return self.codec_.standardize(X), seed
 
     def _dequantization_widths(self, X: np.ndarray) -> np.ndarray:
         """Each column's dequantization width in the units of ``X`` (0: none)."""
         if isinstance(self.dequantization, str):
             if self.dequantization == "auto":
-                return lattice_steps(X)
+                return self.codec_.lattice_widths(X)
             return np.zeros(X.shape[1])
         widths = np.asarray(self.dequantization, dtype=np.float64)
         if widths.shape != (X.shape[1],) or not (np.isfinite(widths) & (widths >= 0)).all():
@@ -102,7 +131,7 @@ class FlowDensityMixin(DensityMixin):
         """The map that adds training noise to a batch of standardized rows:
         uniform noise over each column's dequantization width, then Gaussian
         noise of ``noise_std``; None when there is neither."""
-        widths = self.dequantization_widths_ / self.scale_
+        widths = self.dequantization_widths_ / self.codec_.scale_
         if not widths.any() and self.noise_std == 0:
             return None
         widths_tensor, noise_std = self._to_tensor(widths), self.noise_std
@@ -162,9 +191,7 @@ class FlowDensityMixin(DensityMixin):
             self.n_iter_ = 0
             data = self._to_tensor(X_std)
         else:
-            X = self._validated(X, reset=False)
-            mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
-            data = (self._to_tensor(X) - mean) / scale
+            data = self._standardized_tensor(self._to_tensor(self._validated(X, reset=False)))
         flow = self.module_
         config = self._training_config(type(self).__name__, data.shape[0])
         if getattr(self, "optimizer_", None) is None:
@@ -180,13 +207,25 @@ class FlowDensityMixin(DensityMixin):
         self.n_iter_ += 1
         return self
 
-    def _train_more(self, X: np.ndarray, n_epochs: int, seed: int) -> None:
-        """Warm start: ``n_epochs`` more epochs on ``X`` (units of the fit),
-        with the fitted scaling, training noise and optimizer settings and no
-        early stopping. Other fitted attributes, ``history_`` included, are
-        left as fitted."""
+    def train_more(self, X: np.ndarray, n_epochs: int, seed: int) -> None:
+        """Warm start: ``n_epochs`` more epochs of minibatch Adam on ``X``.
+
+        With the fitted scaling, training noise and optimizer settings, a
+        fresh optimizer and no early stopping; other fitted attributes,
+        ``history_`` included, stay as fitted. For inference engines that
+        refit a density on new fills of the same table (EM).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Complete rows in the units of the fit.
+        n_epochs : int
+        seed : int
+            Seeds the batch order and the training noise.
+        """
+        check_is_fitted(self)
         flow = self.module_
-        data = self._to_tensor(self._standardize(X))
+        data = self._to_tensor(self.codec_.standardize(X))
         config = replace(self._training_config(type(self).__name__, len(data)),
                          max_epochs=n_epochs, n_iter_no_change=None)
         train(flow, _mean_negative_log_likelihood(flow), data, None, config,
@@ -211,9 +250,33 @@ class FlowDensityMixin(DensityMixin):
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        mean, scale = self._to_tensor(self.mean_), self._to_tensor(self.scale_)
-        log_density = self._map_chunks(lambda rows: self.module_.log_prob((rows - mean) / scale), X)
-        return log_density + self._log_scale_jacobian
+        return self._map_chunks(self.torch_log_density, X)
+
+    def torch_log_density(self, X: Tensor, *, normalized: bool = True) -> Tensor:
+        """Differentiable log-density of rows given as a tensor.
+
+        The inference face of the density, for engines that follow its
+        gradient (conditional-mode searches, Langevin chains): no input
+        checks, no chunking, gradients kept.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_samples, n_features)
+            Rows in the units of the fit, of ``dtype_`` on ``device_``.
+        normalized : bool, default=True
+            False leaves out the constant log-Jacobian of the internal
+            scaling: the same gradient, one addition fewer.
+
+        Returns
+        -------
+        log_density : Tensor of shape (n_samples,)
+        """
+        log_density = self.module_.log_prob(self._standardized_tensor(X))
+        return log_density + self.codec_.log_jacobian if normalized else log_density
+
+    def _standardized_tensor(self, X: Tensor) -> Tensor:
+        codec = self.codec_
+        return (X - self._to_tensor(codec.location_)) / self._to_tensor(codec.scale_)
 
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of ``X`` (higher is better).
@@ -264,5 +327,5 @@ class FlowDensityMixin(DensityMixin):
         with torch.no_grad():
             for rows in self._row_chunks(n_samples):
                 chunk = self.module_.sample(rows.stop - rows.start, self.n_features_in_, generator)
-                samples[rows] = self._unstandardize(chunk.cpu().numpy())
+                samples[rows] = self.codec_.unstandardize(chunk.cpu().numpy())
         return samples

@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import TransformerMixin
@@ -20,7 +21,8 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import BaseFlowEstimator, column_location_scale, draw_seed, seeded_torch
+from .._base import BaseFlowEstimator, draw_seed, seeded_torch
+from ..preprocessing.codec import ColumnCodec
 
 
 def _is_nan_marker(value) -> bool:
@@ -29,6 +31,11 @@ def _is_nan_marker(value) -> bool:
 
 class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
     """Imputer machinery on top of :class:`~flowimpute._base.BaseFlowEstimator`."""
+
+    shared_parameters: ClassVar[dict] = {
+        "missing_values": np.nan, "add_indicator": False, "keep_empty_features": False,
+        **BaseFlowEstimator.shared_parameters,
+    }
 
     _parameter_constraints: dict = {
         **BaseFlowEstimator._parameter_constraints,
@@ -87,10 +94,9 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             )
         X = X[:, self.modelled_features_]
         observed = observed[:, self.modelled_features_]
-        self.mean_, scale = column_location_scale(X)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
-        self.data_min_ = np.nanmin(X, axis=0)
-        self.data_max_ = np.nanmax(X, axis=0)
+        self.codec_ = self._make_codec().fit(X)
+        self.mean_, self.scale_ = self.codec_.location_, self.codec_.scale_
+        self.data_min_, self.data_max_ = self.codec_.data_min_, self.codec_.data_max_
         self.indicator_ = (
             MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
                 self._full_width(X)) if self.add_indicator else None
@@ -102,9 +108,14 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             self._fit_model(X_scaled, observed, seed)
         return self
 
+    def _make_codec(self) -> ColumnCodec:
+        """The unfitted column codec of the modelled columns (a constant
+        column is scaled by 1)."""
+        return ColumnCodec(constant_columns="unit-scale")
+
     def _scaled(self, X_modelled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Modelled columns standardized, missing entries at 0 (the column mean)."""
-        return np.where(observed, self._standardize(X_modelled), 0.0)
+        return np.where(observed, self.codec_.standardize(X_modelled), 0.0)
 
     def _full_width(self, X_modelled: np.ndarray) -> np.ndarray:
         """Re-insert the empty columns (all NaN) so the indicator sees every column."""
@@ -157,7 +168,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         imputed = X_modelled.copy()
         if (~observed_modelled).any():
             X_scaled = self._scaled(X_modelled, observed_modelled)
-            estimate = self._unstandardize(impute(X_scaled, observed_modelled))
+            estimate = self.codec_.unstandardize(impute(X_scaled, observed_modelled))
             estimate = np.clip(estimate, *self._imputation_range())
             imputed[~observed_modelled] = estimate[~observed_modelled]
         if self.keep_empty_features:
@@ -204,8 +215,13 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         return draws
 
     def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds of imputed values per modelled column: the training range."""
-        return self.data_min_, self.data_max_
+        """Bounds of imputed values per modelled column: the training range,
+        widened where the codec widens it."""
+        codec = self.codec_
+        if codec.widen_gapped:
+            return (codec.unstandardize(codec.standardized_low_),
+                    codec.unstandardize(codec.standardized_high_))
+        return codec.data_min_, codec.data_max_
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.

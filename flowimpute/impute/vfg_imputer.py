@@ -12,7 +12,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from .._base import check_hidden_dims, make_generator
-from .._docs import fill_doc
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
 from ..vfg.inference import SectionInference
@@ -25,7 +24,6 @@ from ._base import BaseFlowImputer
 GAP_STEP_CANDIDATES = (0, 5, 10, 25)
 
 
-@fill_doc
 class VFGImputer(BaseFlowImputer):
     """Missing-value imputation with a Variational Flow Graphical model.
 
@@ -180,77 +178,15 @@ class VFGImputer(BaseFlowImputer):
         "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(
-        self,
-        sections=None,
-        tree=None,
-        section_size: int = 2,
-        latent_dim: int | None = None,
-        padding: str = "noise",
-        n_coupling_layers: int = 3,
-        hidden_dims: tuple[int, ...] = (32, 32),
-        activation: str = "tanh",
-        log_scale_bound: float = 3.0,
-        aggregation: str = "weighted",
-        latent_distribution: str = "gaussian",
-        column_weights="equal",
-        mask_prob: float = 0.5,
-        decode_from: str = "root",
-        n_refine_steps: int = 3,
-        n_gap_steps: int | str = "auto",
-        gap_step_size: float = 0.1,
-        n_init: int = 1,
-        missing_values=np.nan,
-        add_indicator: bool = False,
-        keep_empty_features: bool = False,
-        max_epochs: int = 200,
-        batch_size: int | str = "auto",
-        learning_rate: float = 3e-3,
-        weight_decay: float = 0.0,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int | None = 20,
-        tol: float = 1e-4,
-        clip_grad_norm: float | None = 10.0,
-        device: str = "auto",
-        dtype: str = "float64",
-        inference_batch_size: int = 4096,
-        random_state=None,
-        verbose: int = 0,
-    ) -> None:
-        self.sections = sections
-        self.tree = tree
-        self.section_size = section_size
-        self.latent_dim = latent_dim
-        self.padding = padding
-        self.n_coupling_layers = n_coupling_layers
-        self.hidden_dims = hidden_dims
-        self.activation = activation
-        self.log_scale_bound = log_scale_bound
-        self.aggregation = aggregation
-        self.latent_distribution = latent_distribution
-        self.column_weights = column_weights
-        self.mask_prob = mask_prob
-        self.decode_from = decode_from
-        self.n_refine_steps = n_refine_steps
-        self.n_gap_steps = n_gap_steps
-        self.gap_step_size = gap_step_size
-        self.n_init = n_init
-        self.missing_values = missing_values
-        self.add_indicator = add_indicator
-        self.keep_empty_features = keep_empty_features
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.clip_grad_norm = clip_grad_norm
-        self.device = device
-        self.dtype = dtype
-        self.inference_batch_size = inference_batch_size
-        self.random_state = random_state
-        self.verbose = verbose
+    parameters = {
+        "sections": None, "tree": None, "section_size": 2, "latent_dim": None, "padding": "noise",
+        "n_coupling_layers": 3, "hidden_dims": (32, 32), "activation": "tanh",
+        "log_scale_bound": 3.0, "aggregation": "weighted", "latent_distribution": "gaussian",
+        "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root", "n_refine_steps": 3,
+        "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "max_epochs": 200,
+        "batch_size": "auto", "learning_rate": 3e-3, "weight_decay": 0.0,
+        "validation_fraction": 0.1, "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
+    }
 
     def _inference(self) -> SectionInference:
         """The fitted model's inference engine (refine rounds, gap search, decoding)."""
@@ -268,9 +204,8 @@ class VFGImputer(BaseFlowImputer):
         self.sections_, self.tree_, self.latent_dim_ = (structure.sections, structure.tree,
                                                         structure.latent_dim)
         self.layout_ = SectionLayout(local_sections, self.latent_dim_,
-                                     (self.data_min_ - self.mean_) / self.scale_,
-                                     (self.data_max_ - self.mean_) / self.scale_,
-                                     self.dtype_, self.device_)
+                                     self.codec_.standardized_low_,
+                                     self.codec_.standardized_high_, self.dtype_, self.device_)
         self.column_weights_ = column_weights(self.column_weights, self.scale_,
                                               self.modelled_features_, self.n_features_in_)
         self._entry_weights_ = self._to_tensor(self.layout_.per_entry(self.column_weights_))

@@ -130,6 +130,7 @@ class MaskSearch(BaseEstimator):
     def __init__(
         self,
         search_iter: int = 200,
+        *,
         search_steps: int = 50,
         search_patience: int | None = None,
         evaluation: str = "holdout",
