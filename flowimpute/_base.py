@@ -27,9 +27,8 @@ from ._training import Augmentation, Data, Loss, TrainingConfig, TrainingResult,
 #: different order depending on the batch it sits in, which moves float32
 #: results by ~1e-7 relative, at the edge of the row-independence tolerance of
 #: scikit-learn's checks (float64: ~1e-16). float32 is several times faster on
-#: the CPU (tanh and small batched matrix products alone: about 10x; whole
-#: transforms in ``python -m flowimpute.bench.scale``: 2-3x) and the native
-#: precision of GPUs. The mask search trains its candidates in float64.
+#: the CPU (user guide, "Speed and scale") and the native precision of GPUs.
+#: The mask search trains its candidates in float64.
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 

@@ -99,7 +99,7 @@ module_ : Flow
 dequantization_widths_ : ndarray of shape (n_features,)
     The dequantization width of each column (units of ``X``; 0: none).
 codec_ : ColumnCodec
-    The column scaling (:class:`~flowimpute.preprocessing.ColumnCodec`).
+    The column scaling (:class:`~flowimpute.preprocessing.codec.ColumnCodec`).
 history_ : dict
     ``"train_loss"`` and ``"validation_loss"`` (mean negative log-likelihood
     of standardized data) per epoch.

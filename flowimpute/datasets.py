@@ -72,8 +72,13 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
 
     Examples
     --------
+    A folder given explicitly (or by ``FLOWIMPUTE_DATA``) wins:
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from flowimpute.datasets import get_data_home
-    >>> (get_data_home() / "magic.csv.gz").is_file()
+    >>> folder = tempfile.mkdtemp()
+    >>> get_data_home(folder) == Path(folder)
     True
     """
     candidates = _candidate_data_homes(data_home)

@@ -4,9 +4,8 @@ Every child-to-parent edge has the same architecture (an LU linear map, then
 affine couplings over alternating halves of the coordinates), so their
 parameters are stacked along a leading edge axis and a whole level of the tree
 is encoded or decoded with batched matrix products: one call per level, not
-one per edge and layer. This removed most of VFGImputer's Python overhead
-(the per-edge version spent more time dispatching small modules than
-computing).
+one per edge and layer, so small edges cost compute rather than Python
+dispatch.
 """
 
 from __future__ import annotations

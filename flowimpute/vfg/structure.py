@@ -102,9 +102,8 @@ def auto_sections(X: np.ndarray, section_size: int) -> list[np.ndarray]:
     column per group, the two groups with the highest mean absolute
     correlation between their columns are merged, as long as the merged
     group has at most ``section_size`` columns. The most strongly correlated
-    columns therefore always share a section. (Cutting a dendrogram's leaf
-    order into consecutive groups, the previous rule, could separate them:
-    on California it paired AveRooms with MedInc and AveBedrms with AveOccup.)
+    columns therefore always share a section, which cutting a dendrogram's
+    leaf order into consecutive groups does not guarantee.
     """
     n_features = X.shape[1]
     groups = [[column] for column in range(n_features)]
