@@ -11,6 +11,15 @@ import inspect
 import math
 import textwrap
 
+#: The fitted attributes every estimator has.
+_FITTED = """\
+device_ : torch.device
+    Device the model lives on.
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of shape (``n_features_in_``,)
+    Feature names, when ``X`` had string column names."""
+
 #: Blocks of numpydoc parameter entries; ``{name}`` is the default of ``name``.
 BLOCKS = {
     "training": """\
@@ -63,12 +72,10 @@ mean_, scale_, data_min_, data_max_ : ndarray of shape (n_modelled_features,)
     observed training entries.
 empty_features_, modelled_features_ : ndarray of int
     Columns with no observed value at fit time, and the others.
-device_ : torch.device
-    Device the model lives on.
-n_features_in_ : int
-    Number of features seen during fit.
-feature_names_in_ : ndarray of shape (``n_features_in_``,)
-    Feature names, when ``X`` had string column names.""",
+codec_ : ColumnCodec
+    The map of the modelled columns to model coordinates
+    (:class:`~flowimpute.preprocessing.codec.ColumnCodec`).
+""" + _FITTED,
     "base_distribution": """\
 base_distribution : {{"normal", "laplace", "mixture"}}, default={base_distribution}
     Distribution of the latent variables. "mixture": a mixture of
@@ -105,12 +112,7 @@ history_ : dict
     of standardized data) per epoch.
 n_iter_ : int
     Epochs run.
-device_ : torch.device
-    Device the module lives on.
-n_features_in_ : int
-    Number of features seen during fit.
-feature_names_in_ : ndarray of shape (``n_features_in_``,)
-    Feature names, when ``X`` had string column names.""",
+""" + _FITTED,
 }
 
 

@@ -109,10 +109,9 @@ class FlowImputer(BaseFlowImputer):
     densities_ : list of estimator
         The fitted flow densities of the model coordinates, the kinds of a
         ``density`` list alternating.
-    codec_ : ColumnCodec
-        Standardization, the Yeo-Johnson transform (``codec_.power_``) and
-        the bounds of the model coordinates.
     initial_fill_ : InitialFill
+        The first fill of the gaps (model coordinates; with
+        ``marginal="yeo-johnson"`` the transform is ``codec_.power_``).
     missingness_coef_, missingness_intercept_ : ndarray of shape (n_modelled_features,) or None
         With ``missing_mechanism="self-masking"``, each column's logistic
         missingness model (model coordinates); None otherwise.
