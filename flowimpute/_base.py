@@ -75,7 +75,7 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
 
 def numeric_input(X, estimator: str):
     """``X`` ready for scikit-learn's float conversion, or a ValueError that
-    names its non-numeric columns.
+    names each non-numeric column, what it holds and how to fix it.
 
     Anything but a DataFrame is returned as is. A DataFrame's number and
     boolean columns pass; an object column whose entries are all numbers or
@@ -93,18 +93,32 @@ def numeric_input(X, estimator: str):
                                           for value in column.dropna()):
             convertible.append(name)
         else:
-            refused.append(f"{name!r} ({column.dtype})")
+            refused.append(_describe_non_numeric(name, column))
     if refused:
-        raise ValueError(
-            f"{estimator} needs numeric columns; not numeric: {', '.join(refused)}. Encode them "
-            "as numbers (e.g. OrdinalEncoder or OneHotEncoder in a ColumnTransformer) or drop "
-            "them.")
+        raise ValueError(f"{estimator} needs numeric columns; not numeric: "
+                         + "; ".join(refused) + ".")
     if not convertible:
         return X
     X = X.copy()
     for name in convertible:
         X[name] = pd.to_numeric(X[name]).astype(np.float64)
     return X
+
+
+def _describe_non_numeric(name, column: pd.Series) -> str:
+    """What a non-numeric column holds, and the one-line fix."""
+    values = column.dropna()
+    examples = ", ".join(repr(value) for value in values.unique()[:3])
+    found = f"{name!r} ({column.dtype}"
+    found += f", e.g. {examples})" if examples else ")"
+    if len(values) and pd.to_numeric(values.astype(str), errors="coerce").notna().all():
+        return (f"{found} holds numbers written as text: convert it with "
+                f"X[{name!r}] = pd.to_numeric(X[{name!r}])")
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return (f"{found} holds dates: convert them to numbers (e.g. days since a "
+                "reference date) or drop the column")
+    return (f"{found} holds categories or text, which flowimpute does not model yet: "
+            "encode it (OrdinalEncoder or OneHotEncoder in a ColumnTransformer) or drop it")
 
 
 def parameter_init(own: dict, shared: dict):
