@@ -70,8 +70,11 @@ keep_empty_features : bool, default={keep_empty_features}
 mean_, scale_, data_min_, data_max_ : ndarray of shape (n_modelled_features,)
     Mean, standard deviation, minimum and maximum of each modelled column's
     observed training entries.
-empty_features_, modelled_features_ : ndarray of int
-    Columns with no observed value at fit time, and the others.
+empty_features_, constant_features_, modelled_features_ : ndarray of int
+    Columns with no observed value at fit time, columns whose observed
+    entries all take one value (filled with it, not modelled), and the others.
+constant_values_ : ndarray of shape (n_constant_features,)
+    The value of each constant column.
 codec_ : ColumnCodec
     The map of the modelled columns to model coordinates
     (:class:`~flowimpute.preprocessing.codec.ColumnCodec`).

@@ -232,3 +232,33 @@ def test_inference_batch_size_changes_memory_not_results(correlated, fitted):
     observed = ~np.isnan(X[:40])
     np.testing.assert_array_equal(draws[:, observed], np.broadcast_to(X[:40][observed],
                                                                      (2, observed.sum())))
+
+
+@pytest.mark.parametrize("single_value", [False, True])
+def test_a_constant_column_is_filled_with_its_value_not_modelled(make, correlated,
+                                                                 single_value):
+    X = with_gaps(correlated, 0.2, 5)
+    X[:, 2] = 7.5
+    X[::4, 2] = np.nan
+    if single_value:   # one observed value, every other entry missing
+        X[:, 2] = np.nan
+        X[3, 2] = -1.25
+    imputer = make().fit(X)
+    assert imputer.constant_features_.tolist() == [2]
+    assert 2 not in imputer.modelled_features_
+    imputed = imputer.transform(X)
+    value = -1.25 if single_value else 7.5
+    np.testing.assert_array_equal(imputed[:, 2], value)
+    others = [0, 1, 3, 4, 5]
+    np.testing.assert_array_equal(imputed[:, others][~np.isnan(X[:, others])],
+                                  X[:, others][~np.isnan(X[:, others])])
+    assert not np.isnan(imputed).any()
+    draws = imputer.sample_imputations(X[:20], n_imputations=2, random_state=0)
+    np.testing.assert_array_equal(draws[:, :, 2], value)
+
+
+def test_a_table_of_constant_columns_has_nothing_to_learn(make):
+    X = np.tile([1.0, 2.0], (30, 1))
+    X[::3, 0] = np.nan
+    with pytest.raises(ValueError, match="takes a single value; there is nothing to learn"):
+        make().fit(X)

@@ -81,26 +81,37 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         """
         self._validate_params()
         X, observed = self._validate_input(X, reset=True)
-        n_observed = observed.sum(axis=0)
-        self.empty_features_ = np.flatnonzero(n_observed == 0)
-        self.modelled_features_ = np.flatnonzero(n_observed > 0)
-        if self.modelled_features_.size == 0:
+        seen = observed.any(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN columns
+            low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        constant = seen & (low == high)
+        self.empty_features_ = np.flatnonzero(~seen)
+        self.constant_features_ = np.flatnonzero(constant)
+        self.constant_values_ = high[constant]
+        self.modelled_features_ = np.flatnonzero(seen & ~constant)
+        if not seen.any():
             raise ValueError("Every column of X is entirely missing; there is nothing to learn.")
+        if self.modelled_features_.size == 0:
+            raise ValueError(
+                "Every observed column of X takes a single value; there is nothing to learn. "
+                "Each gap's imputation is its column's value: SimpleImputer("
+                "strategy='most_frequent') fills them.")
         if self.empty_features_.size and not self.keep_empty_features:
             warnings.warn(
                 f"Skipping features without any observed values: {self.empty_features_.tolist()}. "
                 "They are dropped from the output (set keep_empty_features=True to keep "
                 "them, filled with 0).", UserWarning, stacklevel=2,
             )
+        self.indicator_ = (
+            MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
+                self._indicator_input(X)) if self.add_indicator else None
+        )
         X = X[:, self.modelled_features_]
         observed = observed[:, self.modelled_features_]
         self.codec_ = self._make_codec().fit(X)
         self.mean_, self.scale_ = self.codec_.location_, self.codec_.scale_
         self.data_min_, self.data_max_ = self.codec_.data_min_, self.codec_.data_max_
-        self.indicator_ = (
-            MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
-                self._full_width(X)) if self.add_indicator else None
-        )
         self._resolve_compute()
         seed = draw_seed(self.random_state)
         X_scaled = self._scaled(X, observed)
@@ -117,11 +128,18 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         """Modelled columns standardized, missing entries at 0 (the column mean)."""
         return np.where(observed, self.codec_.standardize(X_modelled), 0.0)
 
-    def _full_width(self, X_modelled: np.ndarray) -> np.ndarray:
-        """Re-insert the empty columns (all NaN) so the indicator sees every column."""
-        full = np.full((X_modelled.shape[0], self.n_features_in_), np.nan)
-        full[:, self.modelled_features_] = X_modelled
-        return full
+    def _indicator_input(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with the columns empty at fit all missing, as the indicator saw them."""
+        X = X.copy()
+        X[:, self.empty_features_] = np.nan
+        return X
+
+    def _output_features(self) -> np.ndarray:
+        """The input columns of the output: all with ``keep_empty_features``,
+        else those with an observed value at fit (modelled or constant)."""
+        if self.keep_empty_features:
+            return np.arange(self.n_features_in_)
+        return np.union1d(self.modelled_features_, self.constant_features_)
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
@@ -129,7 +147,9 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
 
         Observed entries are returned unchanged, bit for bit; imputed values
         lie within each column's training range (widened for FlowImputer's
-        self-masking model, see there). The result never contains NaN.
+        self-masking model, see there). A column whose observed training
+        entries all take one value is filled with it and kept out of the
+        model. The result never contains NaN.
 
         Parameters
         ----------
@@ -171,13 +191,14 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             estimate = self.codec_.unstandardize(impute(X_scaled, observed_modelled))
             estimate = np.clip(estimate, *self._imputation_range())
             imputed[~observed_modelled] = estimate[~observed_modelled]
-        if self.keep_empty_features:
-            output = np.zeros_like(X)
-            output[:, self.modelled_features_] = imputed
-        else:
-            output = imputed
+        output = np.zeros_like(X)
+        output[:, self.modelled_features_] = imputed
+        constant = self.constant_features_
+        output[:, constant] = np.where(observed[:, constant], X[:, constant],
+                                       self.constant_values_)
+        output = output[:, self._output_features()]
         if self.indicator_ is not None:
-            output = np.hstack([output, self.indicator_.transform(self._full_width(X_modelled))])
+            output = np.hstack([output, self.indicator_.transform(self._indicator_input(X))])
         return output
 
     def _validate_draw_request(self, X, n_imputations) -> tuple[np.ndarray, np.ndarray]:
@@ -249,7 +270,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         if names is None:
             names = np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
         names = np.asarray(names, dtype=object)
-        kept = names if self.keep_empty_features else names[self.modelled_features_]
+        kept = names[self._output_features()]
         if self.indicator_ is None:
             return kept
         indicated = names[self.indicator_.features_]

@@ -212,8 +212,9 @@ def resolve_structure(
         full = resolve_sections(sections, n_features_in, feature_names)
         local = [np.array([position[c] for c in group if c in position]) for group in full]
         if any(group.size == 0 for group in local):
-            raise ValueError("A section holds only columns without any observed value; "
-                             "remove those columns or give other sections.")
+            raise ValueError("A section holds only columns without any observed value or "
+                             "with a single one (not modelled); remove those columns or give "
+                             "other sections.")
     widest = max(group.size for group in local)
     width = latent_dim if latent_dim is not None else max(2, widest)
     if width < widest:
