@@ -469,3 +469,13 @@ def test_neighbour_starts_need_the_training_fill_kept_at_fit(gaussian_imputer):
         copy.deepcopy(gaussian_imputer).set_params(
             point_estimate="mean", mean_chain_start="neighbours").transform(
                 np.array([[np.nan, 0.0, 0.0]]))
+
+
+def test_the_initial_regressions_read_at_most_the_nearest_columns_of_a_wide_table():
+    from flowimpute.impute._em import NEAREST_FEATURES, InitialFill
+    rng = np.random.RandomState(0)
+    for width, expected in [(NEAREST_FEATURES + 1, None), (40, NEAREST_FEATURES)]:
+        Z = np.where(rng.rand(30, width) < 0.1, np.nan, rng.normal(size=(30, width)))
+        fill = InitialFill("iterative").fit(Z, np.random.RandomState(0))
+        assert fill.imputer_.n_nearest_features == expected
+        assert not np.isnan(fill.transform(Z)).any()

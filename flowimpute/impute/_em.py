@@ -23,6 +23,10 @@ from ..inference.selection import HiddenEntries, squared_errors
 #: Share of a column's entries hidden when it has no gap, so that the
 #: initial IterativeImputer learns a model for every column.
 HIDDEN_FOR_REGRESSION = 0.2
+#: Most other columns each column's initial regression reads (the most
+#: correlated, drawn by IterativeImputer's ``n_nearest_features``): on wide
+#: tables the regressions on every other column dominated the whole fit.
+NEAREST_FEATURES = 20
 
 
 class InitialFill:
@@ -31,9 +35,10 @@ class InitialFill:
     Parameters
     ----------
     strategy : {"iterative", "mean"}
-        scikit-learn's IterativeImputer (Bayesian ridge, 10 rounds), fitted
-        with some entries of every gap-free column hidden so that it can
-        predict every column, or the column means.
+        scikit-learn's IterativeImputer (Bayesian ridge on at most
+        :data:`NEAREST_FEATURES` other columns, 10 rounds), fitted with some
+        entries of every gap-free column hidden so that it can predict every
+        column, or the column means.
     """
 
     def __init__(self, strategy: str) -> None:
@@ -43,8 +48,9 @@ class InitialFill:
         self.means_ = np.nanmean(Z, axis=0)   # NaN-free: no column is empty
         self.imputer_ = None
         if self.strategy == "iterative" and Z.shape[1] > 1:
+            nearest = NEAREST_FEATURES if Z.shape[1] - 1 > NEAREST_FEATURES else None
             self.imputer_ = IterativeImputer(
-                max_iter=10, random_state=int(rng.randint(2**31)),
+                max_iter=10, n_nearest_features=nearest, random_state=int(rng.randint(2**31)),
                 keep_empty_features=True).fit(_with_gaps_in_every_column(Z, rng))
         return self
 
