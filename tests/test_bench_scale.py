@@ -37,6 +37,16 @@ def test_growth_and_plot(tmp_path):
     assert (tmp_path / "scale.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_wide_tables_report_seconds_and_error_and_skip_past_the_budget():
+    frame = scale.run_wide([15, 30], {"mean": SimpleImputer}, budget=1e-9,
+                           progress=lambda message: None)
+    assert list(frame["n_columns"]) == [scale.WIDE_COLUMNS] * 2
+    first = frame.iloc[0]
+    assert first["seconds"] > 0 and 0.5 < first["rmse"] < 2.0   # the mean: about 1 sd
+    assert frame["skipped"].iloc[1].startswith("projected")
+    assert set(scale.wide_imputers(0)) >= {"IterativeImputer", "KNN(k=5)"}
+
+
 def test_epoch_pairs_have_matching_shapes():
     pytest.importorskip("zuko")
     frame = scale.run_epoch_speed(300, epochs=1, batch_size=128, progress=lambda m: None)

@@ -13,6 +13,10 @@ Run with ``python -m flowimpute.bench.scale`` (add ``--parts`` to pick parts).
   ``--growth-epochs`` epochs, so their cost per row is the quantity measured),
   beside the transform times of the throughput part; ``scale.png`` plots both
   on log-log axes.
+- ``wide``: fit plus transform of 15 and 1,000 rows by 300 columns (the
+  same kind of table, 20% missing completely at random), FlowImputer with its
+  default and a coupling density beside IterativeImputer and KNN; seconds and
+  RMSE on the missing entries (standardized by each column's spread).
 - ``epoch``: seconds per training epoch of CouplingFlowDensity, NAFDensity
   (DSF and affine), each in float64 (flowimpute's default) and float32
   (zuko's), and zuko's RealNVP, NAF and MAF with the same number of
@@ -164,6 +168,51 @@ def run_growth(sizes: Sequence[int], methods: dict[str, Callable[[], object]],
     return pd.DataFrame.from_records(records)
 
 
+# ------------------------------------------------------------------- wide
+WIDE_COLUMNS = 300
+WIDE_ROWS = (15, 1_000)
+
+
+def wide_imputers(seed: int) -> dict[str, Callable[[], object]]:
+    """The imputers of the wide-table part: FlowImputer at its defaults and
+    with a coupling density, beside IterativeImputer and KNN."""
+    baselines = baseline_imputers(seed)
+    return {
+        "FlowImputer (defaults)": lambda: FlowImputer(random_state=seed),
+        "FlowImputer(Coupling)": lambda: FlowImputer(CouplingFlowDensity(),
+                                                     random_state=seed),
+        "IterativeImputer": baselines["IterativeImputer"],
+        "KNN(k=5)": baselines["KNN(k=5)"],
+    }
+
+
+def run_wide(row_counts: Sequence[int], methods: dict[str, Callable[[], object]],
+             budget: float, progress: Callable[[str], None] = print) -> pd.DataFrame:
+    """Seconds of ``fit_transform`` and RMSE on the missing entries of wide
+    tables; a run projected (linearly in rows from the last) past ``budget``
+    seconds is skipped."""
+    records = []
+    for name, factory in methods.items():
+        last = None
+        for n_rows in row_counts:
+            record: dict = {"method": name, "n_rows": n_rows, "n_columns": WIDE_COLUMNS}
+            projected = 0.0 if last is None else last[1] * n_rows / last[0]
+            if projected > budget:
+                record["skipped"] = f"projected {projected:.0f} s"
+            else:
+                truth = make_table(n_rows, 3, WIDE_COLUMNS)
+                missing = mcar_mask(truth, 0.2, np.random.RandomState(4))
+                start = time.perf_counter()
+                imputed = factory().fit_transform(np.where(missing, np.nan, truth))
+                record["seconds"] = time.perf_counter() - start
+                errors = (imputed - truth) / truth.std(axis=0)
+                record["rmse"] = float(np.sqrt(np.mean(errors[missing] ** 2)))
+                last = (n_rows, record["seconds"])
+            progress(f"wide {record}")
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
 # ----------------------------------------------------------------- epochs
 class _ZukoTrainer(ZukoDensity):
     """A zuko flow built by ``build``, trained by :class:`ZukoDensity`'s loop
@@ -270,8 +319,9 @@ def _plot(throughput: pd.DataFrame, growth: pd.DataFrame, path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["throughput", "growth", "epoch"],
-                        choices=["throughput", "growth", "epoch"])
+    parser.add_argument("--parts", nargs="+", default=["throughput", "growth", "wide", "epoch"],
+                        choices=["throughput", "growth", "wide", "epoch"])
+    parser.add_argument("--wide-rows", type=int, nargs="+", default=list(WIDE_ROWS))
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--methods", nargs="+", help="subset of the imputers")
     parser.add_argument("--budget", type=float, default=300.0,
@@ -307,6 +357,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                                        values="fit_seconds").round(2)))
     if not throughput.empty or not growth.empty:
         _plot(throughput, growth, args.output / "scale.png")
+    if "wide" in args.parts:
+        wide = run_wide(args.wide_rows, {name: factory for name, factory in
+                                         wide_imputers(0).items()
+                                         if not args.methods or name in args.methods},
+                        args.budget)
+        wide.to_csv(args.output / "scale-wide.csv", index=False)
+        print(f"\nWide tables ({WIDE_COLUMNS} columns): seconds of fit_transform, RMSE:\n")
+        print(to_markdown(wide.round(3)))
     if "epoch" in args.parts:
         epochs = run_epoch_speed(args.epoch_rows, 3, 256)
         epochs.to_csv(args.output / "scale-epoch.csv", index=False)
