@@ -155,11 +155,10 @@ class BaseFlowEstimator(BaseEstimator):
     stores them (:func:`parameter_init`), and its docstring's shared blocks
     filled in (:func:`flowimpute._docs.fill_doc`).
 
-    Input checks, the device and precision, seeding, the training loop
-    (:meth:`_fit_module`), chunked inference and persistence. Subclasses
-    store their parameters in ``__init__`` and learn their column scaling
-    with a :class:`~flowimpute.preprocessing.codec.ColumnCodec`; the
-    parameters below are documented once in :mod:`flowimpute._docs`.
+    It also gives them input checks, the device and precision, seeding, the
+    training loop (:meth:`_fit_module`), chunked inference and persistence;
+    each learns its column scaling with a
+    :class:`~flowimpute.preprocessing.codec.ColumnCodec`.
     """
 
     #: Parameters every estimator of this base takes after its own.

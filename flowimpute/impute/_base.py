@@ -5,7 +5,9 @@ Handles what every imputer must do the same way: ``missing_values``,
 entries, keeping decoded values inside the training range, putting observed
 entries back untouched, and ``get_feature_names_out``. A subclass implements
 ``_fit_model(X_scaled, observed, seed)`` and ``_impute(X_scaled, observed)`` on
-the columns that were not empty at fit time, in scaled units.
+the modelled columns (those with at least two distinct observed values at fit
+time), in scaled units; empty columns are dropped or zero-filled and constant
+ones filled with their value here.
 """
 
 from __future__ import annotations
@@ -110,14 +112,18 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         X = X[:, self.modelled_features_]
         observed = observed[:, self.modelled_features_]
         self.codec_ = self._make_codec().fit(X)
-        self.mean_, self.scale_ = self.codec_.location_, self.codec_.scale_
-        self.data_min_, self.data_max_ = self.codec_.data_min_, self.codec_.data_max_
         self._resolve_compute()
         seed = draw_seed(self.random_state)
         X_scaled = self._scaled(X, observed)
         with seeded_torch(seed, self.device_):
             self._fit_model(X_scaled, observed, seed)
         return self
+
+    # The codec's statistics of the modelled columns, under scikit-learn's names.
+    mean_ = property(lambda self: self.codec_.location_)
+    scale_ = property(lambda self: self.codec_.scale_)
+    data_min_ = property(lambda self: self.codec_.data_min_)
+    data_max_ = property(lambda self: self.codec_.data_max_)
 
     def _make_codec(self) -> ColumnCodec:
         """The unfitted column codec of the modelled columns (a constant

@@ -24,8 +24,9 @@ from ..inference.selection import HiddenEntries, squared_errors
 #: initial IterativeImputer learns a model for every column.
 HIDDEN_FOR_REGRESSION = 0.2
 #: Most other columns each column's initial regression reads (the most
-#: correlated, drawn by IterativeImputer's ``n_nearest_features``): on wide
-#: tables the regressions on every other column dominated the whole fit.
+#: correlated, drawn by IterativeImputer's ``n_nearest_features``), so that
+#: on a wide table the initial fill does not grow with the square of the
+#: number of columns.
 NEAREST_FEATURES = 20
 
 

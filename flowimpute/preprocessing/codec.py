@@ -123,9 +123,9 @@ class ColumnCodec:
         standardized rows to give it in the table's units."""
         return -float(np.log(self.scale_).sum())
 
-    def _powered(self, Z: np.ndarray) -> np.ndarray:
-        return Z if self.power_ is None else self.power_.transform(Z[None])[0] \
-            if Z.ndim == 1 else self.power_.transform(Z)
+    def _powered(self, row: np.ndarray) -> np.ndarray:
+        """One row of standardized values through the power transform, if any."""
+        return row if self.power_ is None else self.power_.transform(row[None])[0]
 
     def to_model(self, Z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Standardized columns -> model coordinates, NaN where not
