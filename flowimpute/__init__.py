@@ -1,12 +1,13 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
 from .density import CouplingFlowDensity, NAFDensity
-from .impute import FlowImputer, VFGImputer
+from .impute import ACFlowImputer, FlowImputer, VFGImputer
 from .structure.mask_search import MaskSearch
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ACFlowImputer",
     "CouplingFlowDensity",
     "FlowImputer",
     "MaskSearch",

@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from ..amputation import mar_mask, mcar_mask, mnar_self_masking_mask
 from ..datasets import DATASET_NAMES, load_dataset, make_vfg_synthetic
 from ..density import CouplingFlowDensity, NAFDensity
-from ..impute import FlowImputer, VFGImputer
+from ..impute import ACFlowImputer, FlowImputer, VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
 from .report import to_markdown
@@ -92,6 +92,7 @@ def imputers(seed: int, epochs: int | None,
     cap = {} if epochs is None else {"max_epochs": epochs}
     em_cap = {} if epochs is None else {"em_epochs": min(epochs, _DEFAULT_EM_EPOCHS)}
     return {
+        "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
         "FlowImputer(NAF)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), device=device,
             random_state=seed, **em_cap),
@@ -152,7 +153,7 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("FlowImputer(NAF)", "FlowImputer(Coupling)",
+FLOWIMPUTE_METHODS = ("ACFlowImputer", "FlowImputer(NAF)", "FlowImputer(Coupling)",
                       "FlowImputer(NAF+Coupling x3)",
                       "FlowImputer(NAF+Coupling x3, neighbour starts)",
                       "FlowImputer(NAF, self-masking)",

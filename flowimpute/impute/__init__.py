@@ -1,6 +1,7 @@
 """Imputers with the scikit-learn API: one module per imputer, shared machinery in ``_base``."""
 
+from .acflow_imputer import ACFlowImputer
 from .flow_imputer import FlowImputer
 from .vfg_imputer import VFGImputer
 
-__all__ = ["FlowImputer", "VFGImputer"]
+__all__ = ["ACFlowImputer", "FlowImputer", "VFGImputer"]

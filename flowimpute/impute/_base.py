@@ -81,6 +81,16 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         -------
         self : object
         """
+        X_scaled, observed, seed = self._start_fit(X)
+        with seeded_torch(seed, self.device_):
+            self._fit_model(X_scaled, observed, seed)
+        return self
+
+    def _start_fit(self, X) -> tuple[np.ndarray, np.ndarray, int]:
+        """Validate the training table, sort its columns into empty, constant
+        and modelled ones, fit the indicator and the codec, resolve the
+        device and draw the seed; return the scaled modelled columns, their
+        observed mask and the seed."""
         self._validate_params()
         X, observed = self._validate_input(X, reset=True)
         seen = observed.any(axis=0)
@@ -103,7 +113,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             warnings.warn(
                 f"Skipping features without any observed values: {self.empty_features_.tolist()}. "
                 "They are dropped from the output (set keep_empty_features=True to keep "
-                "them, filled with 0).", UserWarning, stacklevel=2,
+                "them, filled with 0).", UserWarning, stacklevel=3,
             )
         self.indicator_ = (
             MissingIndicator(missing_values=np.nan, error_on_new=False).fit(
@@ -113,11 +123,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         observed = observed[:, self.modelled_features_]
         self.codec_ = self._make_codec().fit(X)
         self._resolve_compute()
-        seed = draw_seed(self.random_state)
-        X_scaled = self._scaled(X, observed)
-        with seeded_torch(seed, self.device_):
-            self._fit_model(X_scaled, observed, seed)
-        return self
+        return self._scaled(X, observed), observed, draw_seed(self.random_state)
 
     # The codec's statistics of the modelled columns, under scikit-learn's names.
     mean_ = property(lambda self: self.codec_.location_)

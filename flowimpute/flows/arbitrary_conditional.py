@@ -1,0 +1,149 @@
+"""A flow of ``p(x_target | x_conditioning)`` for every split of a row at once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..nn.mlp import make_mlp
+from ..transforms import Compose
+from ..transforms.monotone import MonotoneTransformer
+from ..transforms.subset_coupling import SubsetCoupling, subset_context
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class ConditionalMixtureBase(nn.Module):
+    """A mixture of diagonal Gaussians over a row's targets whose weights,
+    means and scales come from an MLP of the split's context
+    (:func:`~flowimpute.transforms.subset_coupling.subset_context`).
+
+    The mixture carries the dependence between targets that the coupling
+    layers above it need not build: with one component it is a Gaussian
+    whose center and spread follow the conditioning values. The network's
+    last layer starts small, the means spread, so the components differ.
+
+    Parameters
+    ----------
+    n_features : int
+    n_components : int
+    hidden_dims : sequence of int
+    activation : str, default="relu"
+    """
+
+    #: Bound on the log-scale of a component, in latent units.
+    LOG_SCALE_BOUND = 5.0
+
+    def __init__(self, n_features: int, n_components: int, hidden_dims: Sequence[int],
+                 activation: str = "relu") -> None:
+        super().__init__()
+        self.n_features, self.n_components = n_features, n_components
+        self.network = make_mlp(3 * n_features, hidden_dims,
+                                n_components * (1 + 2 * n_features), activation,
+                                zero_last=False)
+        last = self.network[-1]
+        with torch.no_grad():
+            last.weight.mul_(0.01)
+            last.bias.zero_()
+            spread = torch.randn(n_components, n_features) * (n_components > 1)
+            last.bias[n_components:n_components * (1 + n_features)].copy_(spread.flatten())
+
+    def parameters_of(self, context: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Log-weights (n, K), means (n, K, d) and log-scales (n, K, d)."""
+        K, d = self.n_components, self.n_features
+        raw = self.network(context)
+        log_weights = torch.log_softmax(raw[:, :K], dim=1)
+        means = raw[:, K:K * (1 + d)].view(-1, K, d)
+        bound = self.LOG_SCALE_BOUND
+        log_scales = bound * torch.tanh(raw[:, K * (1 + d):].view(-1, K, d) / bound)
+        return log_weights, means, log_scales
+
+    def log_prob(self, z: Tensor, context: Tensor, target: Tensor) -> Tensor:
+        """Per-row log-density of the ``target`` coordinates of ``z``."""
+        log_weights, means, log_scales = self.parameters_of(context)
+        standardized = (z.unsqueeze(1) - means) * torch.exp(-log_scales)
+        per_coordinate = -0.5 * standardized.square() - log_scales - _LOG_SQRT_2PI
+        per_component = (per_coordinate * target.unsqueeze(1).to(z.dtype)).sum(2)
+        return torch.logsumexp(per_component + log_weights, dim=1)
+
+    def draw(self, context: Tensor, uniforms: Tensor, noise: Tensor) -> Tensor:
+        """Latent rows from given randomness: row ``i`` takes the component
+        where ``uniforms[i]`` falls in its cumulative weights, then that
+        component's mean plus its scales times ``noise[i]``."""
+        log_weights, means, log_scales = self.parameters_of(context)
+        cumulative = torch.cumsum(torch.exp(log_weights), dim=1)
+        component = (uniforms.unsqueeze(1) > cumulative[:, :-1]).sum(1, keepdim=True)
+        index = component.unsqueeze(2).expand(-1, 1, self.n_features)
+        mean = torch.gather(means, 1, index).squeeze(1)
+        scale = torch.exp(torch.gather(log_scales, 1, index).squeeze(1))
+        return mean + scale * noise
+
+
+class ArbitraryConditionalFlow(nn.Module):
+    """``log p(x_t | x_c)`` and exact draws of ``x_t`` given ``x_c``, for
+    any disjoint target set ``t`` and conditioning set ``c`` of each row.
+
+    Coupling layers over the targets (:class:`SubsetCoupling`, partitions
+    alternating between random halves of the coordinates and their
+    complements) map the targets onto a conditional Gaussian mixture
+    (:class:`ConditionalMixtureBase`); conditioning and absent coordinates
+    pass through untouched. Both the density and the draws are single
+    passes.
+
+    Parameters
+    ----------
+    n_features : int
+    n_layers : int
+        Coupling layers; with two or more each coordinate is transformed in
+        half of them.
+    transformer : MonotoneTransformer
+    hidden_dims : sequence of int
+        Hidden widths of every conditioner and of the base's network.
+    n_components : int
+    activation : str, default="relu"
+    seed : int, default=0
+        Draws the partitions.
+    """
+
+    def __init__(self, n_features: int, n_layers: int, transformer: MonotoneTransformer,
+                 hidden_dims: Sequence[int], n_components: int, activation: str = "relu",
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.n_features = n_features
+        layers = [SubsetCoupling(partition, transformer, hidden_dims, activation)
+                  for partition in alternating_partitions(n_layers, n_features, seed)]
+        self.transform = Compose(*layers)
+        self.base = ConditionalMixtureBase(n_features, n_components, hidden_dims, activation)
+
+    def log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
+        """Per-row ``log p(x_target | x_conditioning)`` (boolean masks; 0
+        for a row without targets)."""
+        context = subset_context(x, conditioning, target)
+        z, log_det = self.transform(x, context)
+        return self.base.log_prob(z, context, target) + log_det
+
+    def draw(self, x: Tensor, conditioning: Tensor, target: Tensor, uniforms: Tensor,
+             noise: Tensor) -> Tensor:
+        """``x`` with its target entries replaced by a draw from
+        ``p(x_target | x_conditioning)`` made of the given randomness
+        (``uniforms`` (n,) pick the base component, ``noise`` (n, d) is
+        standard normal)."""
+        context = subset_context(x, conditioning, target)
+        z = torch.where(target, self.base.draw(context, uniforms, noise), x)
+        return self.transform.inverse(z, context)
+
+
+def alternating_partitions(n_layers: int, n_features: int, seed: int) -> list[np.ndarray]:
+    """Partitions of layer pairs: a random half of the coordinates (rounded
+    up), then its complement; a single coordinate is in every partition."""
+    rng = np.random.RandomState(seed)
+    partitions: list[np.ndarray] = []
+    while len(partitions) < n_layers:
+        half = np.zeros(n_features, dtype=int)
+        half[rng.permutation(n_features)[: (n_features + 1) // 2]] = 1
+        partitions += [half, 1 - half] if n_features > 1 else [half, half]
+    return partitions[:n_layers]
