@@ -8,9 +8,15 @@ import pytest
 import torch
 from helpers import with_gaps
 
-from flowimpute import CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
+from flowimpute import ACFlowImputer, CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
 
 IMPUTERS = {
+    "acflow": lambda **kw: ACFlowImputer(**{**dict(
+        n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=4,
+        random_state=0), **kw}),
+    "acflow_spline": lambda **kw: ACFlowImputer(**{**dict(
+        n_layers=3, hidden_dims=(8,), transformer="spline", n_bins=4, n_components=1,
+        n_draws=3, max_epochs=3, random_state=0), **kw}),
     "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
                                       **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from flowimpute import CouplingFlowDensity, FlowImputer, MaskSearch, NAFDensity, VFGImputer
+from flowimpute import ACFlowImputer, CouplingFlowDensity, FlowImputer, MaskSearch, NAFDensity, VFGImputer
 
 # Small settings: the checks fit hundreds of times on tiny data.
 ESTIMATORS = [
@@ -15,6 +15,8 @@ ESTIMATORS = [
     NAFDensity(n_flows=1, transformer="ddsf", n_transformer_units=4, max_epochs=2,
                random_state=0),
     VFGImputer(max_epochs=2, hidden_dims=(8,), random_state=0),
+    ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=2,
+                  random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,
                 em_epochs=1, n_gradient_steps=5, random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), ensemble_size=2,

@@ -1,0 +1,242 @@
+"""The arbitrary-conditional flow and ACFlowImputer: exactness of the layers,
+normalized conditionals, draws that follow the density, and an imputer that
+recovers known Gaussian conditionals and marginals."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from flowimpute import ACFlowImputer
+from flowimpute.flows.arbitrary_conditional import ArbitraryConditionalFlow
+from flowimpute.impute.acflow_imputer import random_split
+from flowimpute.transforms import AffineTransformer, RationalQuadraticSpline
+from flowimpute.transforms.subset_coupling import SubsetCoupling, subset_context
+
+N_FEATURES = 5
+
+
+def _perturb(module, scale, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    module = module.double()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator,
+                                               dtype=parameter.dtype))
+    return module
+
+
+@pytest.fixture
+def split():
+    """64 rows, each coordinate conditioning, target or absent at random."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(64, N_FEATURES, generator=generator, dtype=torch.float64) * 2
+    kind = torch.randint(0, 3, (64, N_FEATURES), generator=generator)
+    return x, kind == 0, kind == 1
+
+
+@pytest.fixture(params=["affine", "spline"])
+def coupling(request):
+    transformer = (AffineTransformer() if request.param == "affine"
+                   else RationalQuadraticSpline(4, bound=3.0))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return _perturb(SubsetCoupling([1, 0, 1, 1, 0], transformer, (16,)), 0.1)
+
+
+def test_subset_coupling_round_trip_moves_only_targets_inside_its_partition(coupling, split):
+    x, conditioning, target = split
+    context = subset_context(x, conditioning, target)
+    y, _ = coupling(x, context)
+    torch.testing.assert_close(coupling.inverse(y, context), x, atol=1e-8, rtol=0)
+    fixed = ~(target & coupling.partition)
+    assert torch.equal(y[fixed], x[fixed])
+    assert not torch.allclose(y[~fixed], x[~fixed])
+
+
+def test_subset_coupling_log_det_matches_autograd_jacobian(coupling, split):
+    x, conditioning, target = split
+    context = subset_context(x, conditioning, target)
+    _, log_det = coupling(x[:8], context[:8])
+    for row, row_context, expected in zip(x[:8], context[:8], log_det, strict=True):
+        jacobian = torch.autograd.functional.jacobian(
+            lambda r, c=row_context: coupling(r.unsqueeze(0), c.unsqueeze(0))[0][0], row)
+        torch.testing.assert_close(torch.linalg.slogdet(jacobian)[1], expected,
+                                   atol=1e-8, rtol=0)
+
+
+def test_subset_coupling_refuses_a_missing_context(coupling, split):
+    with pytest.raises(ValueError, match="needs a context of 15"):
+        coupling(split[0])
+
+
+def _flow(transformer, n_features=2, seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        flow = ArbitraryConditionalFlow(n_features, 4, transformer, (16,), n_components=3)
+        return _perturb(flow, 0.1, seed)
+
+
+@pytest.mark.parametrize("transformer", [AffineTransformer(), RationalQuadraticSpline(6)])
+def test_every_conditional_integrates_to_one(transformer):
+    """p(x_0 | x_1), p(x_0) and p(x_0, x_1) each integrate to one."""
+    flow = _flow(transformer)
+    grid = torch.linspace(-12, 12, 1201, dtype=torch.float64)
+    step = float(grid[1] - grid[0])
+    one_target = torch.stack([grid, torch.full_like(grid, 0.7)], dim=1)
+    ones = torch.ones_like(one_target, dtype=torch.bool)
+    first = torch.tensor([True, False]).expand_as(ones)
+    with torch.no_grad():
+        for conditioning in (~first, torch.zeros_like(ones)):   # given x_1, and marginal
+            density = flow.log_prob(one_target, conditioning, first).exp()
+            assert float(density.sum()) * step == pytest.approx(1.0, abs=2e-3)
+        coarse = torch.linspace(-12, 12, 301, dtype=torch.float64)
+        a, b = torch.meshgrid(coarse, coarse, indexing="ij")
+        both = torch.stack([a.flatten(), b.flatten()], dim=1)
+        joint = flow.log_prob(both, torch.zeros_like(both, dtype=torch.bool),
+                              torch.ones_like(both, dtype=torch.bool)).exp()
+        assert float(joint.sum()) * float(coarse[1] - coarse[0]) ** 2 == pytest.approx(
+            1.0, abs=5e-3)
+
+
+def test_draws_follow_the_conditional_density():
+    """The mean and spread of exact draws of x_0 given x_1 match those of
+    the density integrated on a grid."""
+    flow = _flow(RationalQuadraticSpline(6), seed=1)
+    grid = torch.linspace(-12, 12, 2401, dtype=torch.float64)
+    rows = torch.stack([grid, torch.full_like(grid, -0.4)], dim=1)
+    target = torch.tensor([True, False]).expand_as(rows)
+    generator = torch.Generator().manual_seed(0)
+    n_draws = 40_000
+    with torch.no_grad():
+        density = flow.log_prob(rows, ~target, target).exp()
+        density = density / density.sum()
+        mean = float((density * grid).sum())
+        sd = float((density * (grid - mean) ** 2).sum().sqrt())
+        start = rows[:1].expand(n_draws, 2)
+        draws = flow.draw(start, ~target[:1].expand(n_draws, 2), target[:1].expand(n_draws, 2),
+                          torch.rand(n_draws, generator=generator, dtype=torch.float64),
+                          torch.randn(n_draws, 2, generator=generator, dtype=torch.float64))
+    assert torch.equal(draws[:, 1], start[:, 1])
+    assert float(draws[:, 0].mean()) == pytest.approx(mean, abs=4 * sd / n_draws ** 0.5)
+    assert float(draws[:, 0].std()) == pytest.approx(sd, rel=0.03)
+
+
+def test_random_split_conditions_and_targets_only_observed_entries():
+    generator = torch.Generator().manual_seed(0)
+    observed = torch.rand(4000, 6, generator=generator) < 0.7
+    conditioning, target = random_split(observed, generator)
+    assert not (conditioning & target).any()
+    assert not ((conditioning | target) & ~observed).any()
+    share = conditioning.sum() / observed.sum()
+    assert 0.4 < float(share) < 0.6          # r ~ U(0, 1): half on average
+    left_out = observed & ~conditioning & ~target
+    assert 0.05 < float(left_out.any(1).float().mean()) < 0.25   # a quarter of rows at most
+
+
+# ----------------------------------------------------------------- imputer
+COVARIANCE = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])
+
+
+@pytest.fixture(scope="module")
+def gaussian_fit():
+    rng = np.random.RandomState(0)
+    X = rng.multivariate_normal(np.zeros(3), COVARIANCE, 3000)
+    missing = rng.rand(*X.shape) < 0.2
+    X_missing = np.where(missing, np.nan, X)
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(32, 32), n_components=1, batch_size=128,
+                            learning_rate=3e-3, random_state=0).fit(X_missing[:2000])
+    return imputer, X[2000:], X_missing[2000:], missing[2000:]
+
+
+def _conditional_moments(row: np.ndarray, missing: np.ndarray):
+    observed = ~missing
+    if not observed.any():
+        return np.zeros(missing.sum()), np.sqrt(np.diag(COVARIANCE)[missing])
+    gain = COVARIANCE[np.ix_(missing, observed)] @ np.linalg.inv(
+        COVARIANCE[np.ix_(observed, observed)])
+    covariance = (COVARIANCE[np.ix_(missing, missing)]
+                  - gain @ COVARIANCE[np.ix_(observed, missing)])
+    return gain @ row[observed], np.sqrt(np.diag(covariance))
+
+
+def test_imputations_recover_gaussian_conditionals(gaussian_fit):
+    """The point imputation is near the true conditional mean and the draws'
+    90% intervals cover the truth about 90% of the time."""
+    imputer, X, X_missing, missing = gaussian_fit
+    imputed = imputer.transform(X_missing)
+    draws = imputer.sample_imputations(X_missing, 100, random_state=0)
+    low, high = np.percentile(draws, [5, 95], axis=0)
+    errors, covered = [], []
+    for i in np.flatnonzero(missing.any(1)):
+        mean, _ = _conditional_moments(X[i], missing[i])
+        errors.append(imputed[i, missing[i]] - mean)
+        covered.append((low[i, missing[i]] <= X[i, missing[i]])
+                       & (X[i, missing[i]] <= high[i, missing[i]]))
+    assert np.sqrt(np.mean(np.concatenate(errors) ** 2)) < 0.18
+    assert 0.85 < np.mean(np.concatenate(covered)) < 0.95
+
+
+def test_score_samples_is_the_marginal_of_the_observed_entries(gaussian_fit):
+    imputer, X, X_missing, missing = gaussian_fit
+    scores = imputer.score_samples(X_missing)
+    expected = [multivariate_normal(np.zeros((~m).sum()),
+                                    COVARIANCE[np.ix_(~m, ~m)]).logpdf(x[~m])
+                if (~m).any() else 0.0 for x, m in zip(X, missing, strict=True)]
+    assert abs(np.mean(scores - expected)) < 0.05
+    assert np.corrcoef(scores, expected)[0, 1] > 0.95
+    assert imputer.score(X_missing) == pytest.approx(np.mean(scores))
+
+
+def test_score_samples_counts_the_scaling_of_the_observed_columns(gaussian_fit):
+    """Rescaling a column by c shifts each row's score by -log c where it is observed."""
+    imputer, X, X_missing, missing = gaussian_fit
+    rng = np.random.RandomState(1)
+    X_train = rng.multivariate_normal(np.zeros(3), COVARIANCE, 600)
+    X_train[rng.rand(*X_train.shape) < 0.2] = np.nan
+    settings = dict(n_layers=2, hidden_dims=(8,), n_components=1, max_epochs=3, random_state=0)
+    plain = ACFlowImputer(**settings).fit(X_train)
+    scaled = ACFlowImputer(**settings).fit(X_train * [1.0, 10.0, 1.0])
+    difference = (scaled.score_samples(X_missing * [1.0, 10.0, 1.0])
+                  - plain.score_samples(X_missing))
+    np.testing.assert_allclose(difference, -np.log(10.0) * ~missing[:, 1], atol=1e-8)
+
+
+def test_a_row_without_observed_entries_scores_zero_and_is_imputed(gaussian_fit):
+    imputer = gaussian_fit[0]
+    empty = np.full((2, 3), np.nan)
+    assert np.array_equal(imputer.score_samples(empty), [0.0, 0.0])
+    assert np.isfinite(imputer.transform(empty)).all()
+
+
+def test_sample_posterior_draws_instead_of_averaging(gaussian_fit):
+    imputer, _, X_missing, missing = gaussian_fit
+    drawing = ACFlowImputer(**{**imputer.get_params(), "sample_posterior": True})
+    drawing.__dict__.update({k: v for k, v in imputer.__dict__.items() if k.endswith("_")})
+    drawn, mean = drawing.transform(X_missing), imputer.transform(X_missing)
+    assert np.array_equal(drawn[~missing], mean[~missing])
+    assert (drawn[missing] != mean[missing]).all()
+
+
+def test_partial_fit_builds_then_continues(gaussian_fit):
+    _, X, X_missing, _ = gaussian_fit
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=1, random_state=0)
+    imputer.partial_fit(X_missing[:500])
+    first = imputer.transform(X_missing[500:])
+    for start in (500, 0):
+        imputer.partial_fit(X_missing[start:start + 500])
+    assert imputer.n_iter_ == 3 and len(imputer.history_["train_loss"]) == 3
+    assert not np.array_equal(imputer.transform(X_missing[500:]), first)
+    with pytest.raises(ValueError, match="features"):
+        imputer.partial_fit(X_missing[:, :2])
+
+
+def test_partial_fit_continues_a_fit():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(8,), max_epochs=2,
+                            random_state=0).fit(X)
+    epochs = imputer.n_iter_
+    imputer.partial_fit(X)
+    assert imputer.n_iter_ == epochs + 1
