@@ -114,9 +114,10 @@ def test_draws_follow_the_conditional_density():
         mean = float((density * grid).sum())
         sd = float((density * (grid - mean) ** 2).sum().sqrt())
         start = rows[:1].expand(n_draws, 2)
-        draws = flow.draw(start, ~target[:1].expand(n_draws, 2), target[:1].expand(n_draws, 2),
-                          torch.rand(n_draws, generator=generator, dtype=torch.float64),
-                          torch.randn(n_draws, 2, generator=generator, dtype=torch.float64))
+        draws, = flow.draws(start, ~target[:1].expand(n_draws, 2),
+                            target[:1].expand(n_draws, 2),
+                            torch.rand(1, n_draws, generator=generator, dtype=torch.float64),
+                            torch.randn(1, n_draws, 2, generator=generator, dtype=torch.float64))
     assert torch.equal(draws[:, 1], start[:, 1])
     assert float(draws[:, 0].mean()) == pytest.approx(mean, abs=4 * sd / n_draws ** 0.5)
     assert float(draws[:, 0].std()) == pytest.approx(sd, rel=0.03)
@@ -240,3 +241,15 @@ def test_partial_fit_continues_a_fit():
     epochs = imputer.n_iter_
     imputer.partial_fit(X)
     assert imputer.n_iter_ == epochs + 1
+
+
+def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(8,), n_draws=3,
+                            random_state=0).partial_fit(X)
+    noise, uniforms = imputer.mean_noise_, imputer.mean_uniforms_
+    assert noise.shape == (4, 3) and np.array_equal(noise[:2], -noise[2:])
+    assert np.array_equal(uniforms, [0.25, 0.75, 0.25, 0.75])
+    np.testing.assert_array_equal(imputer.transform(X), imputer.transform(X))

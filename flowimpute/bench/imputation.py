@@ -93,6 +93,8 @@ def imputers(seed: int, epochs: int | None,
     em_cap = {} if epochs is None else {"em_epochs": min(epochs, _DEFAULT_EM_EPOCHS)}
     return {
         "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
+        "ACFlowImputer(spline)": lambda: ACFlowImputer(
+            transformer="spline", device=device, random_state=seed, **cap),
         "FlowImputer(NAF)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap), device=device,
             random_state=seed, **em_cap),
@@ -123,7 +125,8 @@ def imputers(seed: int, epochs: int | None,
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
-NAMED_ONLY = frozenset({"FlowImputer(NAF+Coupling x3, neighbour starts)",
+NAMED_ONLY = frozenset({"ACFlowImputer(spline)",
+                        "FlowImputer(NAF+Coupling x3, neighbour starts)",
                         "VFGImputer(latent_dim=4, 6 couplings)"})
 
 
@@ -153,7 +156,7 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("ACFlowImputer", "FlowImputer(NAF)", "FlowImputer(Coupling)",
+FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)", "FlowImputer(NAF)", "FlowImputer(Coupling)",
                       "FlowImputer(NAF+Coupling x3)",
                       "FlowImputer(NAF+Coupling x3, neighbour starts)",
                       "FlowImputer(NAF, self-masking)",

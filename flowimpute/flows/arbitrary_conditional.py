@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -70,11 +70,13 @@ class ConditionalMixtureBase(nn.Module):
         per_component = (per_coordinate * target.unsqueeze(1).to(z.dtype)).sum(2)
         return torch.logsumexp(per_component + log_weights, dim=1)
 
-    def draw(self, context: Tensor, uniforms: Tensor, noise: Tensor) -> Tensor:
-        """Latent rows from given randomness: row ``i`` takes the component
-        where ``uniforms[i]`` falls in its cumulative weights, then that
+    def draw(self, parameters: tuple[Tensor, Tensor, Tensor], uniforms: Tensor,
+             noise: Tensor) -> Tensor:
+        """Latent rows from given randomness and the mixture's ``parameters``
+        (:meth:`parameters_of`): row ``i`` takes the component where
+        ``uniforms[i]`` falls in its cumulative weights, then that
         component's mean plus its scales times ``noise[i]``."""
-        log_weights, means, log_scales = self.parameters_of(context)
+        log_weights, means, log_scales = parameters
         cumulative = torch.cumsum(torch.exp(log_weights), dim=1)
         component = (uniforms.unsqueeze(1) > cumulative[:, :-1]).sum(1, keepdim=True)
         index = component.unsqueeze(2).expand(-1, 1, self.n_features)
@@ -126,15 +128,17 @@ class ArbitraryConditionalFlow(nn.Module):
         z, log_det = self.transform(x, context)
         return self.base.log_prob(z, context, target) + log_det
 
-    def draw(self, x: Tensor, conditioning: Tensor, target: Tensor, uniforms: Tensor,
-             noise: Tensor) -> Tensor:
-        """``x`` with its target entries replaced by a draw from
-        ``p(x_target | x_conditioning)`` made of the given randomness
-        (``uniforms`` (n,) pick the base component, ``noise`` (n, d) is
-        standard normal)."""
+    def draws(self, x: Tensor, conditioning: Tensor, target: Tensor, uniforms: Tensor,
+              noise: Tensor) -> Iterator[Tensor]:
+        """``x`` with its target entries replaced by draws from
+        ``p(x_target | x_conditioning)``, one per row of ``uniforms`` (k, n),
+        which pick the base components, and of ``noise`` (k, n, d), standard
+        normal. The mixture's parameters are computed once for all draws."""
         context = subset_context(x, conditioning, target)
-        z = torch.where(target, self.base.draw(context, uniforms, noise), x)
-        return self.transform.inverse(z, context)
+        parameters = self.base.parameters_of(context)
+        for uniform, row_noise in zip(uniforms, noise, strict=True):
+            z = torch.where(target, self.base.draw(parameters, uniform, row_noise), x)
+            yield self.transform.inverse(z, context)
 
 
 def alternating_partitions(n_layers: int, n_features: int, seed: int) -> list[np.ndarray]:

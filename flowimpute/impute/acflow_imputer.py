@@ -105,6 +105,12 @@ class ACFlowImputer(BaseFlowImputer):
         log-likelihood per target entry, per epoch.
     n_iter_ : int
         Epochs run.
+    mean_noise_ : ndarray of shape (n_mean_draws, n_modelled_features)
+        The base noise of the conditional mean's draws, in antithetic pairs
+        (``n_mean_draws`` is ``n_draws`` rounded up to an even number).
+    mean_uniforms_ : ndarray of shape (n_mean_draws,)
+        Where each of those draws falls in the mixture's cumulative weights
+        (stratified, the same for both draws of a pair).
     {imputer_attributes}
 
     Examples
@@ -266,17 +272,18 @@ class ACFlowImputer(BaseFlowImputer):
     def _draws(self, X_scaled: np.ndarray, observed: np.ndarray, uniforms: Tensor,
                noise: Tensor) -> list[np.ndarray]:
         """One draw of the missing entries of every row per row of
-        ``uniforms`` (n_draws,) or (n_draws, n_rows) and ``noise`` (n_draws,
-        [n_rows,] n_columns); standardized units."""
+        ``uniforms`` (n_draws, 1) or (n_draws, n_rows) and ``noise`` (n_draws,
+        1, n_columns) or (n_draws, n_rows, n_columns); standardized units,
+        each draw clipped to the imputation range."""
         values = self._to_tensor(self._model_values(X_scaled, observed))
         conditioning = torch.as_tensor(observed, device=self.device_)
-        draws = []
+        n_draws = uniforms.shape[0]
         with torch.no_grad():
-            for uniform, row_noise in zip(uniforms, noise, strict=True):
-                draw = self.module_.draw(values, conditioning, ~conditioning,
-                                         uniform.expand(values.shape[0]),
-                                         row_noise.expand_as(values))
-                draws.append(self.codec_.from_model(draw.to("cpu", torch.float64).numpy()))
+            draws = [self.codec_.from_model(draw.to("cpu", torch.float64).numpy())
+                     for draw in self.module_.draws(
+                         values, conditioning, ~conditioning,
+                         uniforms.expand(n_draws, values.shape[0]),
+                         noise.expand(n_draws, *values.shape))]
         low, high = (self.codec_.standardize(bound) for bound in self._imputation_range())
         return [np.clip(draw, low, high) for draw in draws]
 
@@ -294,8 +301,8 @@ class ACFlowImputer(BaseFlowImputer):
         if self.sample_posterior:
             generator = make_generator(draw_seed(self.random_state), self.device_)
             return self._random_draws(X_scaled, observed, 1, generator)[0]
-        draws = self._draws(X_scaled, observed, self._to_tensor(self.mean_uniforms_),
-                            self._to_tensor(self.mean_noise_))
+        draws = self._draws(X_scaled, observed, self._to_tensor(self.mean_uniforms_)[:, None],
+                            self._to_tensor(self.mean_noise_)[:, None])
         return np.mean(draws, axis=0)
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
