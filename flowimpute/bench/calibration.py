@@ -148,6 +148,11 @@ def run_real(name: str, n_rows: int, seed: int) -> dict:
     }
 
 
+def _table(record: dict) -> str:
+    values = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in record.values()]
+    return to_markdown(pd.DataFrame({"quantity": list(record), "value": values}))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["gaussian", "real"],
@@ -158,12 +163,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "gaussian" in args.parts:
         record = run_gaussian(args.rows, args.seed)
         print(f"\nGaussian, {GAUSSIAN_COLUMNS} columns, 20% MCAR:\n")
-        print(to_markdown(pd.Series(record).to_frame("value")))
+        print(_table(record))
     if "real" in args.parts:
         for name in ("california", "gas_turbine"):
             print(f"\n{name}, 20% MCAR, held-out rows:\n")
-            print(to_markdown(pd.Series(run_real(name, args.rows, args.seed))
-                              .to_frame("value")))
+            print(_table(run_real(name, args.rows, args.seed)))
 
 
 if __name__ == "__main__":
