@@ -295,15 +295,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", help="subset of the methods to run")
     parser.add_argument("--mnar-dataset", default="wine_quality_white")
     parser.add_argument("--output", type=Path, default=Path("flowimpute-report"))
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="CSV",
+                        help="run nothing: print the tables of the imputation.csv files "
+                             "of earlier runs, taken together")
     args = parser.parse_args(argv)
-    args.output.mkdir(parents=True, exist_ok=True)
-    settings = jobs_for(args.datasets, args.mechanisms, args.rates, args.mnar_dataset)
-    runs = run(settings, args.seeds, args.max_rows, args.epochs, args.methods,
-               checkpoint=args.output / "imputation.csv")
-    print(f"\nRMSE on the removed entries (z-scored), median (min-max) over masks "
-          f"{args.seeds}; rows per data set: {args.max_rows or 'all'}; flow epochs: "
-          f"{args.epochs or 'defaults'}\n")
+    if args.summarize:
+        runs = pd.concat([pd.read_csv(path) for path in args.summarize], ignore_index=True)
+        print(f"\nRMSE on the removed entries (z-scored), median (min-max) over masks, "
+              f"from {len(args.summarize)} run(s)\n")
+    else:
+        args.output.mkdir(parents=True, exist_ok=True)
+        settings = jobs_for(args.datasets, args.mechanisms, args.rates, args.mnar_dataset)
+        runs = run(settings, args.seeds, args.max_rows, args.epochs, args.methods,
+                   checkpoint=args.output / "imputation.csv")
+        print(f"\nRMSE on the removed entries (z-scored), median (min-max) over masks "
+              f"{args.seeds}; rows per data set: {args.max_rows or 'all'}; flow epochs: "
+              f"{args.epochs or 'defaults'}\n")
     print(to_markdown(summary(runs)))
+    print("\nBest flowimpute imputer against the best other one:\n")
+    print(to_markdown(verdict(runs)))
     seconds = runs.groupby("method", sort=False)[["fit_seconds", "transform_seconds"]].mean()
     print("\nMean seconds per fit / transform:\n")
     print(to_markdown(seconds.round(2)))
