@@ -91,6 +91,8 @@ def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], obj
     return {
         **{name: partial(make, "float64") for name, make in flows.items()},
         **{f"{name} float32": partial(make, "float32") for name, make in flows.items()},
+        "ACFlowImputer float32, 8 draws": lambda: ACFlowImputer(
+            random_state=seed, dtype="float32", n_draws=8),
         "VFGImputer float32, no gap search": lambda: VFGImputer(
             random_state=seed, dtype="float32", n_gap_steps=0, **cap),
         "VFGImputer float32, 1 refine step, no gap search": lambda: VFGImputer(
