@@ -54,6 +54,13 @@ def test_subset_coupling_round_trip_moves_only_targets_inside_its_partition(coup
     assert not torch.allclose(y[~fixed], x[~fixed])
 
 
+def test_subset_coupling_inverse_reuses_a_precomputed_context_term(coupling, split):
+    x, conditioning, target = split
+    context = subset_context(x, conditioning, target)
+    torch.testing.assert_close(coupling.inverse(x, context, coupling.context_term(context)),
+                               coupling.inverse(x, context), atol=1e-12, rtol=0)
+
+
 def test_subset_coupling_log_det_matches_autograd_jacobian(coupling, split):
     x, conditioning, target = split
     context = subset_context(x, conditioning, target)

@@ -133,12 +133,18 @@ class ArbitraryConditionalFlow(nn.Module):
         """``x`` with its target entries replaced by draws from
         ``p(x_target | x_conditioning)``, one per row of ``uniforms`` (k, n),
         which pick the base components, and of ``noise`` (k, n, d), standard
-        normal. The mixture's parameters are computed once for all draws."""
+        normal. What depends on the context alone (the mixture's parameters,
+        the context's share of every conditioner) is computed once for all
+        draws."""
         context = subset_context(x, conditioning, target)
         parameters = self.base.parameters_of(context)
+        layers = list(reversed(self.transform.transforms))
+        context_terms = [layer.context_term(context) for layer in layers]
         for uniform, row_noise in zip(uniforms, noise, strict=True):
             z = torch.where(target, self.base.draw(parameters, uniform, row_noise), x)
-            yield self.transform.inverse(z, context)
+            for layer, context_term in zip(layers, context_terms, strict=True):
+                z = layer.inverse(z, context, context_term)
+            yield z
 
 
 def alternating_partitions(n_layers: int, n_features: int, seed: int) -> list[np.ndarray]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..nn.mlp import make_mlp
@@ -65,29 +66,44 @@ class SubsetCoupling(Transform):
             self.conditioner[-1].bias.copy_(transformer.initial_params().repeat(
                 self.inside.numel()))
 
-    def _parameters_and_moved(self, x: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
-        """The transformer's parameters of the inside coordinates and which
-        of them move (targets), from the coordinates that stay fixed."""
+    def context_term(self, context: Tensor | None) -> Tensor:
+        """The context's share of the conditioner's first layer (its bias
+        included): the same for every draw of a row, so
+        :meth:`inverse` may be given it once for many draws."""
         n_features = self.partition.numel()
         if context is None or context.shape[1] != 3 * n_features:
             raise ValueError(f"SubsetCoupling needs a context of {3 * n_features} features "
                              "(subset_context).")
+        first = self.conditioner[0]
+        return F.linear(context, first.weight[:, n_features:], first.bias)
+
+    def _parameters_and_moved(self, x: Tensor, context: Tensor | None,
+                              context_term: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The transformer's parameters of the inside coordinates and which
+        of them move (targets), from the coordinates that stay fixed."""
+        if context_term is None:
+            context_term = self.context_term(context)
+        n_features = self.partition.numel()
         target = context[:, 2 * n_features:]
-        fixed_targets = target * ~self.partition
-        raw = self.conditioner(torch.cat([x * fixed_targets, context], dim=1))
+        first = self.conditioner[0]
+        hidden = F.linear(x * (target * ~self.partition), first.weight[:, :n_features])
+        raw = self.conditioner[1:](hidden + context_term)
         params = raw.view(x.shape[0], self.inside.numel(), self.transformer.n_params)
         return params, target[:, self.inside] > 0
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        params, moved = self._parameters_and_moved(x, context)
+        params, moved = self._parameters_and_moved(x, context, None)
         x_inside = x[:, self.inside]
         y_inside, log_derivative = self.transformer(x_inside, params)
         y_inside = torch.where(moved, y_inside, x_inside)
         log_det = torch.where(moved, log_derivative, torch.zeros_like(log_derivative)).sum(1)
         return x.index_copy(1, self.inside, y_inside), log_det
 
-    def inverse(self, y: Tensor, context: Tensor | None = None) -> Tensor:
-        params, moved = self._parameters_and_moved(y, context)
+    def inverse(self, y: Tensor, context: Tensor | None = None,
+                context_term: Tensor | None = None) -> Tensor:
+        """``x`` from ``y``; ``context_term``, if given, is
+        :meth:`context_term` of ``context``, computed once for many calls."""
+        params, moved = self._parameters_and_moved(y, context, context_term)
         y_inside = y[:, self.inside]
         x_inside = torch.where(moved, self.transformer.inverse(y_inside, params), y_inside)
         return y.index_copy(1, self.inside, x_inside)
