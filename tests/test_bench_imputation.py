@@ -1,6 +1,8 @@
 """Which imputers the imputation suite runs where (its real run is
 ``python -m flowimpute.bench.imputation``)."""
 
+import pandas as pd
+
 from flowimpute.bench import imputation
 
 
@@ -22,3 +24,17 @@ def test_epoch_cap_reaches_the_em_rounds_only_below_their_default():
         factories = imputation.imputers(0, cap)
         flow_imputers = [name for name in factories if name.startswith("FlowImputer")]
         assert {factories[name]().em_epochs for name in flow_imputers} == {expected}
+
+
+def test_summarize_prints_the_tables_of_saved_runs(tmp_path, capsys):
+    runs = pd.DataFrame({
+        "dataset": "wine", "mechanism": "MCAR", "rate": 0.2, "seed": [0, 0, 1, 1],
+        "method": ["ACFlowImputer", "mean"] * 2, "rmse": [0.5, 1.0, 0.7, 0.9],
+        "fit_seconds": 1.0, "transform_seconds": 0.1})
+    runs.iloc[:2].to_csv(tmp_path / "a.csv", index=False)
+    runs.iloc[2:].to_csv(tmp_path / "b.csv", index=False)
+    imputation.main(["--summarize", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
+    printed = capsys.readouterr().out
+    assert "0.600 (0.500-0.700)" in printed and "from 2 run(s)" in printed
+    assert "| wine | MCAR | 0.2 | ACFlowImputer | ACFlowImputer 0.600 | mean 0.950 | 0.632 | 2/2 |" \
+        in printed
