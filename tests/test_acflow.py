@@ -248,6 +248,9 @@ def test_partial_fit_continues_a_fit():
     epochs = imputer.n_iter_
     imputer.partial_fit(X)
     assert imputer.n_iter_ == epochs + 1
+    optimizer = imputer.optimizer_
+    imputer.fit(X).partial_fit(X)          # a refit starts a fresh optimizer
+    assert imputer.optimizer_ is not optimizer
 
 
 def test_the_mean_uses_antithetic_pairs_fixed_at_fit():

@@ -161,7 +161,7 @@ class ACFlowImputer(BaseFlowImputer):
     def _start_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         """Build the flow, the training noise and the fixed randomness of the
         conditional mean."""
-        self.module_ = self._new_module(seed)
+        self.module_, self.optimizer_ = self._new_module(seed), None
         self.dequantization_widths_ = (
             self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
             if self.dequantize else np.zeros(X_scaled.shape[1]))
@@ -184,7 +184,8 @@ class ACFlowImputer(BaseFlowImputer):
             validation = (values[rows], held,
                           *random_split(held, torch.Generator().manual_seed(seed)))
         rows = torch.as_tensor(train_rows, device=self.device_)
-        self._fit_module(self.module_, self._loss(), (values[rows], observed_tensor[rows]),
+        self._fit_module(self.module_, self._loss(self._split_seed_),
+                         (values[rows], observed_tensor[rows]),
                          validation, seed, self._training_noise())
 
     def _model_values(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -192,10 +193,11 @@ class ACFlowImputer(BaseFlowImputer):
         as in every imputer), 0 at the missing entries."""
         return np.nan_to_num(self.codec_.to_model(X_scaled, observed))
 
-    def _loss(self):
+    def _loss(self, split_seed: int):
         """Mean negative log-likelihood per target entry of a batch, under a
-        random split (training) or the split given (validation)."""
-        module, generator = self.module_, torch.Generator().manual_seed(self._split_seed_)
+        random split drawn from ``split_seed``'s stream (training) or the
+        split given (validation)."""
+        module, generator = self.module_, torch.Generator().manual_seed(split_seed)
 
         def loss(values: Tensor, observed: Tensor, conditioning: Tensor | None = None,
                  target: Tensor | None = None) -> Tensor:
@@ -251,10 +253,11 @@ class ACFlowImputer(BaseFlowImputer):
         config = self._training_config(type(self).__name__, values.shape[0])
         if getattr(self, "optimizer_", None) is None:
             self.optimizer_ = make_optimizer(self.module_, config)
-        loss = run_epoch(self.module_, self._loss(),
+        epoch_seed = self._split_seed_ + 2 * self.n_iter_   # batch order, then splits
+        loss = run_epoch(self.module_, self._loss(epoch_seed + 1),
                          (values, torch.as_tensor(observed, device=self.device_)),
                          self.optimizer_, config.batch_size, config.clip_grad_norm,
-                         torch.Generator().manual_seed(self._split_seed_ + self.n_iter_),
+                         torch.Generator().manual_seed(epoch_seed),
                          self.n_iter_ + 1, self._training_noise())
         self.history_["train_loss"].append(loss)
         self.n_iter_ += 1
