@@ -2,7 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from flowimpute import ACFlowImputer, CouplingFlowDensity, FlowImputer, MaskSearch, NAFDensity, VFGImputer
+from flowimpute import (
+    ACFlowImputer,
+    CouplingFlowDensity,
+    FlowImputer,
+    MaskSearch,
+    NAFDensity,
+    VFGImputer,
+)
 
 # Small settings: the checks fit hundreds of times on tiny data.
 ESTIMATORS = [

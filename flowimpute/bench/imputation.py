@@ -156,7 +156,8 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)", "FlowImputer(NAF)", "FlowImputer(Coupling)",
+FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)",
+                      "FlowImputer(NAF)", "FlowImputer(Coupling)",
                       "FlowImputer(NAF+Coupling x3)",
                       "FlowImputer(NAF+Coupling x3, neighbour starts)",
                       "FlowImputer(NAF, self-masking)",
