@@ -145,6 +145,30 @@ def parameter_init(own: dict, shared: dict):
     return __init__
 
 
+class MeanLogLikelihoodMixin:
+    """``score`` as the mean of ``score_samples``, for estimators that give
+    each row a log-likelihood (densities, and imputers of incomplete rows)."""
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood of the rows of ``X`` (higher is better).
+
+        As for :class:`sklearn.mixture.GaussianMixture`, this is the average
+        (not the sum) of :meth:`score_samples`, so it is the default score of
+        :class:`~sklearn.model_selection.GridSearchCV`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+
 class BaseFlowEstimator(BaseEstimator):
     """Machinery shared by every flowimpute estimator.
 

@@ -29,7 +29,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from .._base import BaseFlowEstimator, draw_seed, make_generator, seeded_torch
+from .._base import (
+    BaseFlowEstimator,
+    MeanLogLikelihoodMixin,
+    draw_seed,
+    make_generator,
+    seeded_torch,
+)
 from .._training import Augmentation, make_optimizer, run_epoch, train
 from ..flows import Flow
 from ..flows.distributions import BASE_DISTRIBUTION_NAMES, make_base_distribution
@@ -43,7 +49,7 @@ def _mean_negative_log_likelihood(flow: Flow):
     return lambda batch: -flow.log_prob(batch).mean()
 
 
-class BaseFlowDensity(DensityMixin, BaseFlowEstimator, ABC):
+class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, ABC):
     """Abstract base of the flow density estimators.
 
     A family declares ``parameters``, its own parameters and their defaults
@@ -277,25 +283,6 @@ class BaseFlowDensity(DensityMixin, BaseFlowEstimator, ABC):
     def _standardized_tensor(self, X: Tensor) -> Tensor:
         codec = self.codec_
         return (X - self._to_tensor(codec.location_)) / self._to_tensor(codec.scale_)
-
-    def score(self, X, y=None):
-        """Mean log-likelihood of the rows of ``X`` (higher is better).
-
-        As for :class:`sklearn.mixture.GaussianMixture`, this is the average
-        (not the sum) of :meth:`score_samples`, so it is the default score of
-        :class:`~sklearn.model_selection.GridSearchCV`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
 
     def bits_per_dim(self, X) -> float:
         """Mean negative log-likelihood of ``X`` in bits per feature.

@@ -10,7 +10,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from .._base import check_hidden_dims, draw_seed, make_generator, seeded_torch
+from .._base import (
+    MeanLogLikelihoodMixin,
+    check_hidden_dims,
+    draw_seed,
+    make_generator,
+    seeded_torch,
+)
 from .._training import make_optimizer, run_epoch
 from ..flows.arbitrary_conditional import ArbitraryConditionalFlow
 from ..nn.mlp import ACTIVATIONS
@@ -41,7 +47,7 @@ def random_split(observed: Tensor, generator: torch.Generator) -> tuple[Tensor, 
     return conditioning, target & ~left_out
 
 
-class ACFlowImputer(BaseFlowImputer):
+class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     """Impute from one flow of every conditional ``p(x_missing | x_observed)``.
 
     An arbitrary-conditional flow (after ACFlow, Li, Akbar and Oliva, 2020)
@@ -354,18 +360,3 @@ class ACFlowImputer(BaseFlowImputer):
 
         scores = self._map_chunks(log_likelihood, X_scaled, observed)
         return scores - observed @ log_scale
-
-    def score(self, X, y=None) -> float:
-        """Mean of :meth:`score_samples` (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
