@@ -20,6 +20,7 @@ from .lattice import lattice_steps
 CONSTANT_TOLERANCE = 1e-12
 
 
+
 def column_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation of the non-NaN entries of ``X``
     (every column has one), finite for any finite input: where the direct
@@ -33,6 +34,17 @@ def column_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     magnitude = np.where(magnitude > 0, magnitude, 1.0)
     return (np.nanmean(X / magnitude, axis=0) * magnitude,
             np.nanstd(X / magnitude, axis=0) * magnitude)
+
+
+def two_level_gaps(X: np.ndarray) -> np.ndarray:
+    """The gap between the two values of each column whose observed entries
+    take exactly two (a flag, a category's indicator), 0 for the others."""
+    gaps = np.zeros(X.shape[1])
+    for column, values in enumerate(X.T):
+        levels = np.unique(values[~np.isnan(values)])
+        if levels.size == 2:
+            gaps[column] = levels[1] - levels[0]
+    return gaps
 
 
 class ColumnCodec:
@@ -61,7 +73,11 @@ class ColumnCodec:
     Attributes
     ----------
     location_, scale_ : ndarray of shape (n_columns,)
-        Mean and standard deviation of each column's observed entries.
+        Mean and standard deviation of each column's observed entries; the
+        scale of a column with exactly two values (a flag, a category's
+        indicator) is half their gap instead, as for a fair coin, so that a
+        rare value stays a few units from the common one (its own standard
+        deviation would put it dozens away).
     data_min_, data_max_ : ndarray of shape (n_columns,)
         Each column's observed range.
     coordinate_columns_ : ndarray of int of shape (n_coordinates,)
@@ -92,6 +108,8 @@ class ColumnCodec:
                 "A density over a constant column is degenerate; drop it before fitting.")
         self.location_ = location
         self.scale_ = np.where(scale > 0, scale, 1.0)
+        two_levels = two_level_gaps(X)
+        self.scale_ = np.where(two_levels > 0, two_levels / 2, self.scale_)
         self.data_min_ = np.nanmin(X, axis=0)
         self.data_max_ = np.nanmax(X, axis=0)
         self.coordinate_columns_ = np.arange(X.shape[1])
