@@ -16,11 +16,12 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 from torch import Tensor, nn
 
 from ._docs import fill_doc
 from ._training import Augmentation, Data, Loss, TrainingConfig, TrainingResult, as_tuple, train
+from .preprocessing.table import CATEGORICAL, FLOAT, TableEncoder, column_kind
 
 #: The precisions an estimator may compute in (its ``dtype`` parameter).
 #: float64 is the default: a matrix product may sum a row's terms in a
@@ -74,14 +75,15 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
 
 
 def numeric_input(X, estimator: str):
-    """``X`` ready for scikit-learn's float conversion, or a ValueError that
-    names each non-numeric column, what it holds and how to fix it.
+    """``X`` ready for scikit-learn's float conversion, for an estimator
+    fitted on numbers only, or a ValueError that names each column it cannot
+    read as numbers and says why.
 
     Anything but a DataFrame is returned as is. A DataFrame's number and
     boolean columns pass; an object column whose entries are all numbers or
     missing (None, ``pd.NA``, NaN) is converted to float64 on a copy (the
     caller's frame is never modified), its missing entries becoming NaN;
-    every other column (text, categorical, dates) is refused.
+    every other column is refused.
     """
     if not isinstance(X, pd.DataFrame):
         return X
@@ -89,13 +91,16 @@ def numeric_input(X, estimator: str):
     for name, column in X.items():
         if pd.api.types.is_numeric_dtype(column.dtype):
             continue
-        if column.dtype == object and all(isinstance(value, Real)
-                                          for value in column.dropna()):
-            convertible.append(name)
+        kind, problem = column_kind(name, column, named_categorical=False)
+        if problem:
+            refused.append(problem)
+        elif kind == CATEGORICAL:
+            refused.append(f"{name!r} holds categories, but the columns were all numeric at "
+                           "fit: fit on a table whose column has this kind")
         else:
-            refused.append(_describe_non_numeric(name, column))
+            convertible.append(name)
     if refused:
-        raise ValueError(f"{estimator} needs numeric columns; not numeric: "
+        raise ValueError(f"{estimator} needs numeric columns here; not numeric: "
                          + "; ".join(refused) + ".")
     if not convertible:
         return X
@@ -105,20 +110,18 @@ def numeric_input(X, estimator: str):
     return X
 
 
-def _describe_non_numeric(name, column: pd.Series) -> str:
-    """What a non-numeric column holds, and the one-line fix."""
-    values = column.dropna()
-    examples = ", ".join(repr(value) for value in values.unique()[:3])
-    found = f"{name!r} ({column.dtype}"
-    found += f", e.g. {examples})" if examples else ")"
-    if len(values) and pd.to_numeric(values.astype(str), errors="coerce").notna().all():
-        return (f"{found} holds numbers written as text: convert it with "
-                f"X[{name!r}] = pd.to_numeric(X[{name!r}])")
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return (f"{found} holds dates: convert them to numbers (e.g. days since a "
-                "reference date) or drop the column")
-    return (f"{found} holds categories or text, which flowimpute does not model yet: "
-            "encode it (OrdinalEncoder or OneHotEncoder in a ColumnTransformer) or drop it")
+def read_table(X, categorical_features, estimator: str) -> TableEncoder | None:
+    """The fitted :class:`~flowimpute.preprocessing.table.TableEncoder` of a
+    training table that needs one (a DataFrame with an integer, boolean or
+    categorical column, or any input with ``categorical_features`` named),
+    None for a table of floats, which is read as an array."""
+    named = not (isinstance(categorical_features, str) and categorical_features == "auto")
+    if not isinstance(X, pd.DataFrame):
+        if not named:
+            return None
+        X = pd.DataFrame(np.asarray(X, dtype=object))
+    table = TableEncoder(categorical_features, estimator).fit(X)
+    return table if any(kind != FLOAT for kind in table.kinds_) else None
 
 
 def parameter_init(own: dict, shared: dict):
@@ -187,8 +190,8 @@ class BaseFlowEstimator(BaseEstimator):
 
     #: Parameters every estimator of this base takes after its own.
     shared_parameters: ClassVar[dict] = {
-        "device": "auto", "dtype": "float64", "inference_batch_size": 4096,
-        "random_state": None, "verbose": 0,
+        "categorical_features": "auto", "device": "auto", "dtype": "float64",
+        "inference_batch_size": 4096, "random_state": None, "verbose": 0,
     }
     #: The estimator's own parameters and their defaults, in signature order.
     parameters: ClassVar[dict] = {}
@@ -208,6 +211,7 @@ class BaseFlowEstimator(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "categorical_features": [StrOptions({"auto"}), "array-like"],
         "device": [str],
         "dtype": [StrOptions(set(DTYPES))],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -216,11 +220,37 @@ class BaseFlowEstimator(BaseEstimator):
     }
 
     # -------------------------------------------------------------------- input
-    def _validated(self, X, **kwargs) -> np.ndarray:
-        """``validate_data`` to float64 (``kwargs`` passed on), after
-        :func:`numeric_input` has refused non-numeric columns by name."""
-        return validate_data(self, numeric_input(X, type(self).__name__), dtype=np.float64,
-                             **kwargs)
+    def _validated(self, X, *, reset: bool = True, **kwargs) -> np.ndarray:
+        """``X`` as float64 coordinates (``kwargs`` passed to
+        :func:`~sklearn.utils.check_array`). On a fit (``reset``) a table with
+        integer, boolean or categorical columns gets a ``table_`` encoder and
+        is read through it; a table of numbers is read as an array, after
+        :func:`numeric_input` has refused columns it cannot read, by name."""
+        name = type(self).__name__
+        if reset:
+            self.table_ = read_table(X, self.categorical_features, name)
+        table = getattr(self, "table_", None)
+        if table is None:
+            return validate_data(self, numeric_input(X, name), dtype=np.float64, reset=reset,
+                                 **kwargs)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return check_array(table.encode(X), dtype=np.float64, input_name="X", estimator=self,
+                           **kwargs)
+
+    @property
+    def n_coordinates_(self) -> int:
+        """The number of numeric coordinates the model sees: one per column,
+        one per category of a categorical column."""
+        table = getattr(self, "table_", None)
+        return self.n_features_in_ if table is None else table.n_coordinates
+
+    def _coordinate_names(self) -> list[str] | None:
+        """A name per coordinate where the columns have names."""
+        table = getattr(self, "table_", None)
+        if table is not None:
+            return table.coordinate_names()
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else list(names)
 
     # -------------------------------------------------------------- torch utils
     def _resolve_compute(self) -> None:

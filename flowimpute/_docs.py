@@ -18,7 +18,12 @@ device_ : torch.device
 n_features_in_ : int
     Number of features seen during fit.
 feature_names_in_ : ndarray of shape (``n_features_in_``,)
-    Feature names, when ``X`` had string column names."""
+    Feature names, when ``X`` had string column names.
+table_ : TableEncoder or None
+    The column kinds and categories of a table fitted with integer, boolean
+    or categorical columns
+    (:class:`~flowimpute.preprocessing.table.TableEncoder`); None for a table
+    of floats."""
 
 #: Blocks of numpydoc parameter entries; ``{name}`` is the default of ``name``.
 BLOCKS = {
@@ -41,6 +46,14 @@ tol : float, default={tol}
     Minimum improvement of the monitored loss.
 clip_grad_norm : float or None, default={clip_grad_norm}
     Clip the gradient's global norm to this value.""",
+    "table": """\
+categorical_features : "auto" or array-like of int, str or bool, default={categorical_features}
+    The columns to model as categories. "auto": the DataFrame columns of
+    ``category``, ``object`` or ``string`` dtype that hold text; the other
+    columns are float, integer (numpy or nullable) or boolean by their dtype.
+    Otherwise the categorical columns as indices, names or a boolean mask,
+    whatever their dtype (integer codes, say). A category is modelled as one
+    coordinate per category seen at fit (user guide, "Mixed tables").""",
     "compute": """\
 device : {{"auto", "cpu", "cuda"}} or str, default={device}
     Torch device; "auto" uses CUDA when available.

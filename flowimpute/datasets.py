@@ -39,6 +39,10 @@ BUNDLED_DATASETS = {
 
 DATASET_NAMES = sorted([*CSV_DATASETS, *BUNDLED_DATASETS])
 
+#: Real mixed-type tables in the data folder's ``mixed/``, some with real gaps.
+MIXED_DATASETS = ["airquality", "ames", "attrition", "credit_data", "diamonds", "helpmiss",
+                  "penguins"]
+
 
 def _candidate_data_homes(data_home: str | os.PathLike | None) -> list[Path]:
     if data_home is not None:
@@ -129,6 +133,32 @@ def load_dataset(name: str, data_home: str | os.PathLike | None = None) -> Bunch
     frame = pd.read_csv(path)
     target = frame.pop(target_column)
     return Bunch(data=frame.astype(np.float64), target=target, name=name)
+
+
+def load_mixed(name: str, data_home: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Load a real mixed-type table as pandas reads it: text columns as
+    strings, integer columns as integers, numbers as floats, empty cells
+    missing (a column of integers with gaps reads as floats).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MIXED_DATASETS`: ``airquality``, ``ames``,
+        ``attrition``, ``credit_data``, ``diamonds``, ``helpmiss``,
+        ``penguins``.
+    data_home : str or path-like, optional
+        Folder holding ``mixed/``; see the module docstring for the default.
+
+    Returns
+    -------
+    table : DataFrame
+    """
+    if name not in MIXED_DATASETS:
+        raise ValueError(f"Unknown mixed table {name!r}; choose one of {MIXED_DATASETS}.")
+    path = get_data_home(data_home) / "mixed" / f"{name}.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"Mixed table {name!r} expects the file {path}.")
+    return pd.read_csv(path)
 
 
 def make_ring_of_gaussians(

@@ -23,6 +23,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import DensityMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -43,6 +44,9 @@ from ..preprocessing.codec import ColumnCodec
 
 #: Rows used for the data-dependent initialization of affine-constant layers.
 _INIT_ROWS = 4096
+
+#: Uniform points per row that estimate the probability of a table's discrete values.
+DEQUANTIZATION_DRAWS = 16
 
 def _mean_negative_log_likelihood(flow: Flow):
     """The training loss of ``flow``: mean negative log-likelihood of a batch."""
@@ -112,8 +116,7 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
         device and draw the seed; return the standardized rows and the seed."""
         self._validate_params()
         X = self._validated(X, ensure_min_samples=2)
-        self.codec_ = ColumnCodec().fit(X, getattr(self, "feature_names_in_", None),
-                                        type(self).__name__)
+        self.codec_ = ColumnCodec().fit(X, self._coordinate_names(), type(self).__name__)
         self.dequantization_widths_ = self._dequantization_widths(X)
         self._resolve_compute()
         self.optimizer_ = None
@@ -121,11 +124,21 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
         return self.codec_.standardize(X), seed
 
     def _dequantization_widths(self, X: np.ndarray) -> np.ndarray:
-        """Each column's dequantization width in the units of ``X`` (0: none)."""
+        """Each coordinate's dequantization width in the units of ``X`` (0:
+        none): a table's integer, boolean and category coordinates always
+        have width 1, so that their density is one of probability cells;
+        ``dequantization`` sets the others."""
+        table = self.table_
+        discrete = np.zeros(X.shape[1]) if table is None else table.discrete_widths()
         if isinstance(self.dequantization, str):
             if self.dequantization == "auto":
-                return self.codec_.lattice_widths(X)
-            return np.zeros(X.shape[1])
+                return np.where(discrete > 0, discrete, self.codec_.lattice_widths(X))
+            return discrete
+        if table is not None:
+            raise ValueError(
+                "dequantization as an array gives a width per column of a table of numbers; "
+                "this table's integer, boolean and categorical columns are dequantized by "
+                "their kind: use 'none' or 'auto' for its float columns.")
         widths = np.asarray(self.dequantization, dtype=np.float64)
         if widths.shape != (X.shape[1],) or not (np.isfinite(widths) & (widths >= 0)).all():
             raise ValueError(
@@ -158,9 +171,15 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
 
     def _new_flow(self, X_std: np.ndarray, seed: int) -> Flow:
         """The flow built from standardized rows (a mask search uses them),
-        its data-dependent layers initialized on them."""
+        its data-dependent layers initialized on them with the training noise
+        it will be trained on (without it, the layers would scale a
+        dequantized column to the spread of its grid values, which can be
+        tiny for a rare one)."""
         flow = self._build_flow(X_std, seed).to(device=self.device_, dtype=self.dtype_)
-        flow.initialize(self._to_tensor(X_std[:_INIT_ROWS]), seed)
+        rows, add_noise = self._to_tensor(X_std[:_INIT_ROWS]), self._training_noise()
+        if add_noise is not None:
+            rows = add_noise(rows, torch.Generator().manual_seed(seed))
+        flow.initialize(rows, seed)
         return flow
 
     def partial_fit(self, X, y=None):
@@ -252,11 +271,31 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
             log-Jacobian, so values are comparable with other density
             estimators fitted on the same data. With ``dequantization`` or
             ``noise_std``, it is the density of the noisy training data: a
-            smoothed version of the data's distribution.
+            smoothed version of the data's distribution. On a table with
+            integer, boolean or categorical columns it is a log-probability
+            of their values times the density of the float columns: each
+            discrete value is the unit cell around it (a category the cell
+            around its indicator vector), and the cell's probability is
+            estimated by the mean density of ``DEQUANTIZATION_DRAWS`` fixed
+            uniform points in it, whose logarithm is a lower bound on the
+            log-probability in expectation (the dequantization bound) that
+            tightens with more points.
         """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
-        return self._map_chunks(self.torch_log_density, X)
+        if self.table_ is None:
+            return self._map_chunks(self.torch_log_density, X)
+        widths = self._to_tensor(self.table_.discrete_widths())
+        generator = torch.Generator().manual_seed(0)
+        offsets = (torch.rand(DEQUANTIZATION_DRAWS, X.shape[1], generator=generator,
+                              dtype=self.dtype_).to(self.device_) - 0.5) * widths
+
+        def cell_log_probability(rows: Tensor) -> Tensor:
+            log_densities = torch.stack([self.torch_log_density(rows + offset)
+                                         for offset in offsets])
+            return torch.logsumexp(log_densities, dim=0) - math.log(DEQUANTIZATION_DRAWS)
+
+        return self._map_chunks(cell_log_probability, X)
 
     def torch_log_density(self, X: Tensor, *, normalized: bool = True) -> Tensor:
         """Differentiable log-density of rows given as a tensor.
@@ -292,7 +331,7 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
         """
         return -self.score(X) / (self.n_features_in_ * math.log(2.0))
 
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray | pd.DataFrame:
         """Draw rows from the fitted density.
 
         Parameters
@@ -303,16 +342,23 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
-            Samples in the units of the training data.
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            Samples in the units of the training data. A table fitted with
+            integer, boolean or categorical columns gives a DataFrame of
+            valid rows in its dtypes: each category the one of its largest
+            coordinate, each integer the nearest one within the observed
+            range, each flag True from 1/2 up.
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         generator = make_generator(draw_seed(random_state), self.device_)
-        samples = np.empty((n_samples, self.n_features_in_))
+        n_coordinates = self.n_coordinates_
+        samples = np.empty((n_samples, n_coordinates))
         with torch.no_grad():
             for rows in self._row_chunks(n_samples):
-                chunk = self.module_.sample(rows.stop - rows.start, self.n_features_in_, generator)
+                chunk = self.module_.sample(rows.stop - rows.start, n_coordinates, generator)
                 samples[rows] = self.codec_.unstandardize(chunk.cpu().numpy())
-        return samples
+        if self.table_ is None:
+            return samples
+        return self.table_.decode(samples, range(self.n_features_in_))

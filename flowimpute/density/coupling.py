@@ -45,6 +45,7 @@ class CouplingFlowDensity(BaseFlowDensity):
     {base_distribution}
     {training}
     {training_noise}
+    {table}
     {compute}
 
     Attributes

@@ -56,6 +56,7 @@ class NAFDensity(BaseFlowDensity):
     {base_distribution}
     {training}
     {training_noise}
+    {table}
     {compute}
 
     Attributes

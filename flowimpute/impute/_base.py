@@ -18,13 +18,20 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import MissingValues
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseFlowEstimator, draw_seed, seeded_torch
 from ..preprocessing.codec import ColumnCodec
+
+
+def _pandas_output(estimator) -> bool:
+    """Whether ``set_output`` asks ``estimator`` for DataFrames from ``transform``."""
+    return _get_output_config("transform", estimator)["dense"] == "pandas"
 
 
 def _is_nan_marker(value) -> bool:
@@ -64,6 +71,13 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             ensure_min_samples=2 if reset else 1,
         )
         if not nan_marker:
+            table = self.table_
+            if table is not None and any(kind in ("boolean", "categorical")
+                                         for kind in table.kinds_):
+                raise ValueError(
+                    f"missing_values={self.missing_values!r} cannot mark gaps in a table "
+                    "with boolean or categorical columns, whose gaps are NaN, None or "
+                    "pd.NA: replace the marker by NaN and use missing_values=np.nan.")
             X[X == self.missing_values] = np.nan
         return X, ~np.isnan(X)
 
@@ -141,17 +155,44 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         return np.where(observed, self.codec_.standardize(X_modelled), 0.0)
 
     def _indicator_input(self, X: np.ndarray) -> np.ndarray:
-        """``X`` with the columns empty at fit all missing, as the indicator saw them."""
+        """One coordinate per input column of ``X`` (its first), with the
+        columns empty at fit all missing, as the indicator saw them."""
         X = X.copy()
         X[:, self.empty_features_] = np.nan
-        return X
+        if self.table_ is None:
+            return X
+        return X[:, [coordinates[0] for coordinates in self.table_.column_coordinates_]]
 
     def _output_features(self) -> np.ndarray:
         """The input columns of the output: all with ``keep_empty_features``,
         else those with an observed value at fit (modelled or constant)."""
         if self.keep_empty_features:
             return np.arange(self.n_features_in_)
-        return np.union1d(self.modelled_features_, self.constant_features_)
+        kept = np.union1d(self.modelled_features_, self.constant_features_)
+        if self.table_ is None:
+            return kept
+        return np.unique(self.table_.coordinate_columns_[kept])
+
+    def _output(self, completed: np.ndarray, X: np.ndarray, index) -> np.ndarray | pd.DataFrame:
+        """The output of completed coordinates ``completed`` of validated
+        ``X``: the output columns, then the indicator's. An array for a table
+        of numbers; a DataFrame in the input's dtypes (``index`` kept) for
+        one read through ``table_`` when it has a categorical column or the
+        output is set to pandas, else an array of its decoded values."""
+        columns = self._output_features()
+        indicator = (None if self.indicator_ is None
+                     else self.indicator_.transform(self._indicator_input(X)))
+        if self.table_ is None:
+            output = completed[:, columns]
+            return output if indicator is None else np.hstack([output, indicator])
+        frame = self.table_.decode(completed, columns, index)
+        if indicator is not None:
+            names = self.get_feature_names_out()[len(columns):]
+            frame = pd.concat([frame, pd.DataFrame(indicator, columns=names,
+                                                   index=frame.index)], axis=1)
+        if self.table_.has_categorical or _pandas_output(self):
+            return frame
+        return frame.to_numpy(dtype=np.float64)
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
@@ -175,21 +216,17 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             columns when ``add_indicator``.
         """
         check_is_fitted(self)
+        index = X.index if isinstance(X, pd.DataFrame) else None
         X, observed = self._validate_input(X, reset=False)
-        return self._complete(X, observed, self._impute)
+        return self._output(self._complete(X, observed, self._impute), X, index)
 
     def _complete(self, X: np.ndarray, observed: np.ndarray, impute) -> np.ndarray:
-        """Fill the missing entries of validated ``X`` with ``impute(X_scaled,
-        observed)`` (scaled units, modelled columns), ``inference_batch_size``
-        rows at a time; clip, restore observed entries, handle empty features
-        and the indicator. ``X`` is not modified."""
-        chunks = self._row_chunks(X.shape[0])
-        first = self._complete_rows(X[chunks[0]], observed[chunks[0]], impute)
-        if len(chunks) == 1:
-            return first
-        output = np.empty((X.shape[0], first.shape[1]))
-        output[chunks[0]] = first
-        for rows in chunks[1:]:
+        """Every coordinate of validated ``X`` with its missing entries
+        filled by ``impute(X_scaled, observed)`` (scaled units, modelled
+        columns), ``inference_batch_size`` rows at a time: clipped, observed
+        entries restored, empty columns at 0. ``X`` is not modified."""
+        output = np.empty(X.shape)
+        for rows in self._row_chunks(X.shape[0]):
             output[rows] = self._complete_rows(X[rows], observed[rows], impute)
         return output
 
@@ -208,30 +245,31 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         constant = self.constant_features_
         output[:, constant] = np.where(observed[:, constant], X[:, constant],
                                        self.constant_values_)
-        output = output[:, self._output_features()]
-        if self.indicator_ is not None:
-            output = np.hstack([output, self.indicator_.transform(self._indicator_input(X))])
         return output
 
-    def _validate_draw_request(self, X, n_imputations) -> tuple[np.ndarray, np.ndarray]:
+    def _validate_draw_request(self, X, n_imputations) -> tuple[np.ndarray, np.ndarray, object]:
         """The checks of ``sample_imputations``: fitted, a positive number of
-        draws; returns validated ``X`` and its observed mask."""
+        draws; returns validated ``X``, its observed mask and the input's
+        index (None for an array)."""
         check_is_fitted(self)
         if not isinstance(n_imputations, Integral) or n_imputations < 1:
             raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}.")
-        return self._validate_input(X, reset=False)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return (*self._validate_input(X, reset=False), index)
 
     def _complete_draws(
         self, X: np.ndarray, observed: np.ndarray, n_imputations: int,
         draw_estimates: Callable[[np.ndarray, np.ndarray, slice], Sequence[np.ndarray]],
-    ) -> np.ndarray:
+        index=None,
+    ) -> np.ndarray | list[pd.DataFrame]:
         """Multiple imputation, ``inference_batch_size`` rows at a time:
         ``draw_estimates(X_scaled, observed_modelled, rows)`` returns the
         ``n_imputations`` estimates of a chunk of rows that has missing
         entries (scaled units, modelled columns), and each is completed as
         :meth:`transform` completes its estimate. Returns an array of shape
-        (n_imputations, n_samples, n_features_out)."""
-        draws = None
+        (n_imputations, n_samples, n_features_out), or where
+        :meth:`transform` gives DataFrames, a list of them."""
+        completed = np.empty((n_imputations, *X.shape))
         for rows in self._row_chunks(X.shape[0]):
             X_rows, observed_rows = X[rows], observed[rows]
             modelled = observed_rows[:, self.modelled_features_]
@@ -239,13 +277,13 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             if (~modelled).any():
                 estimates = draw_estimates(
                     self._scaled(X_rows[:, self.modelled_features_], modelled), modelled, rows)
-            for index, estimate in enumerate(estimates):
-                completed = self._complete_rows(
+            for draw, estimate in enumerate(estimates):
+                completed[draw, rows] = self._complete_rows(
                     X_rows, observed_rows, lambda *_, estimate=estimate: estimate)
-                if draws is None:
-                    draws = np.empty((n_imputations, X.shape[0], completed.shape[1]))
-                draws[index, rows] = completed
-        return draws
+        outputs = [self._output(draw, X, index) for draw in completed]
+        if isinstance(outputs[0], pd.DataFrame):
+            return outputs
+        return np.stack(outputs)
 
     def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of imputed values per modelled column: the training range,

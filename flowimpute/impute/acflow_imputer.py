@@ -97,6 +97,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         density across cells instead of spikes at the values.
     {training}
     {imputer}
+    {table}
     {compute}
 
     Attributes
@@ -327,12 +328,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         draws : ndarray of shape (n_imputations, n_samples, n_features_out)
             Observed entries are identical in every draw.
         """
-        X, observed = self._validate_draw_request(X, n_imputations)
+        X, observed, index = self._validate_draw_request(X, n_imputations)
         generator = make_generator(draw_seed(random_state), self.device_)
         return self._complete_draws(
             X, observed, n_imputations,
             lambda X_scaled, modelled, rows: self._random_draws(
-                X_scaled, modelled, n_imputations, generator))
+                X_scaled, modelled, n_imputations, generator), index)
 
     def score_samples(self, X) -> np.ndarray:
         """Log-likelihood of each row's observed entries, ``log p(x_obs)``.

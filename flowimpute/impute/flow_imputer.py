@@ -102,6 +102,7 @@ class FlowImputer(BaseFlowImputer):
     n_mcmc_steps : int, default=200
         Steps per draw and per mean chain (half of them tune the step size).
     {imputer}
+    {table}
     {compute}
 
     Attributes
@@ -317,7 +318,7 @@ class FlowImputer(BaseFlowImputer):
         draws : ndarray of shape (n_imputations, n_samples, n_features_out)
             Observed entries are identical in every draw.
         """
-        X, observed = self._validate_draw_request(X, n_imputations)
+        X, observed, index = self._validate_draw_request(X, n_imputations)
         rng = check_random_state(random_state)
         seeds = [int(rng.randint(2**31)) for _ in range(n_imputations)]
 
@@ -328,4 +329,4 @@ class FlowImputer(BaseFlowImputer):
                 mode, modelled, seed, index % len(self.densities_)))
                 for index, seed in enumerate(seeds)]
 
-        return self._complete_draws(X, observed, n_imputations, draw_estimates)
+        return self._complete_draws(X, observed, n_imputations, draw_estimates, index)

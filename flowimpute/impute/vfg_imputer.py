@@ -112,6 +112,7 @@ class VFGImputer(BaseFlowImputer):
         ``n_init`` fits; one model can fail to learn a column.
     {imputer}
     {training}
+    {table}
     {compute}
 
     Attributes
@@ -199,7 +200,7 @@ class VFGImputer(BaseFlowImputer):
         structure = resolve_structure(
             self.sections, self.tree, self.section_size, self.latent_dim,
             np.where(observed, X_scaled, np.nan), self.modelled_features_,
-            self.n_features_in_, getattr(self, "feature_names_in_", None))
+            self.n_coordinates_, self._coordinate_names())
         local_sections = structure.local_sections
         self.sections_, self.tree_, self.latent_dim_ = (structure.sections, structure.tree,
                                                         structure.latent_dim)
@@ -207,7 +208,7 @@ class VFGImputer(BaseFlowImputer):
                                      self.codec_.standardized_low_,
                                      self.codec_.standardized_high_, self.dtype_, self.device_)
         self.column_weights_ = column_weights(self.column_weights, self.scale_,
-                                              self.modelled_features_, self.n_features_in_)
+                                              self.modelled_features_, self.n_coordinates_)
         self._entry_weights_ = self._to_tensor(self.layout_.per_entry(self.column_weights_))
         values = self._to_tensor(X_scaled)
         observed_tensor = torch.as_tensor(observed, device=self.device_)
@@ -311,13 +312,14 @@ class VFGImputer(BaseFlowImputer):
         -------
         draws : ndarray of shape (n_imputations, n_samples, n_features_out)
         """
-        X, observed = self._validate_draw_request(X, n_imputations)
+        X, observed, index = self._validate_draw_request(X, n_imputations)
         noise = check_random_state(random_state).standard_normal(
             (n_imputations, X.shape[0], self.latent_dim_))
         return self._complete_draws(
             X, observed, n_imputations,
             lambda X_scaled, modelled, rows: self._impute_draws(X_scaled, modelled,
-                                                                noise[:, rows]))
+                                                                noise[:, rows]),
+            index)
 
     def score_samples(self, X) -> np.ndarray:
         """Per-row ELBO of the observed entries, in the units of ``X``.
