@@ -114,7 +114,7 @@ def test_decoding_keeps_values_valid():
 def test_imputer_keeps_dtypes_observed_cells_and_categories(make_imputer):
     frame = with_gaps(mixed_frame(), 0.2, 2)
     before = frame.copy()
-    out = make_imputer().fit_transform(frame)
+    out = make_imputer().set_output(transform="pandas").fit_transform(frame)
     pd.testing.assert_frame_equal(frame, before)                  # input untouched
     assert isinstance(out, pd.DataFrame) and not out.isna().any().any()
     assert list(out.columns) == list(frame.columns) and out.index.equals(frame.index)

@@ -103,6 +103,10 @@ def run(tables: Sequence[str], rates: Sequence[float], seeds: Sequence[int],
                          "method": method, **errors(truth, imputed, hidden),
                          "seconds": seconds})
             pd.DataFrame(rows).to_csv(path, index=False)
+            result = rows[-1]
+            tqdm.write(f"{table_name} {rate:.0%} seed {seed} {method}: numeric RMSE "
+                       f"{result['numeric_rmse']:.4f}, categorical accuracy "
+                       f"{result['categorical_accuracy']:.4f}, {seconds:.1f} s")
     return pd.DataFrame(rows)
 
 
