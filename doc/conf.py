@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 DOC = Path(__file__).resolve().parent
 ROOT = DOC.parent
 GENERATED = DOC / "_generated"
-EXAMPLES = ["impute_dataframe", "pipeline_grid_search", "density_2d", "mask_search",
-            "multiple_imputation"]
+EXAMPLES = ["impute_dataframe", "impute_mixed_table", "pipeline_grid_search", "density_2d",
+            "mask_search", "multiple_imputation"]
 sys.path.insert(0, str(ROOT))
 
 import flowimpute  # noqa: E402
