@@ -33,8 +33,12 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     for heading in ("## The VFG paper's synthetic protocol", "## Density estimation",
                     "Held-out bits per dimension",
-                    "## Imputation", "Downstream: R^2"):
+                    "## Imputation", "Downstream: R^2", "## Mixed tables"):
         assert heading in report
+    mixed = pd.read_csv(tmp_path / "mixed_runs.csv")
+    assert {"MissForest(RF)", "ACFlowImputer"} <= set(mixed["method"])
+    assert set(mixed["table"]) == {"penguins"} and mixed["categorical_accuracy"].between(0, 1).all()
+    assert "| penguins | 0.2 |" in report
     assert "| wine |" in report and "| diabetes | MCAR |" in report
     assert "## Imputation" in capsys.readouterr().out
     for figure in ("density.png", "imputation.png"):

@@ -80,14 +80,15 @@ def errors(truth: pd.DataFrame, imputed: pd.DataFrame, hidden: np.ndarray) -> di
 
 
 def run(tables: Sequence[str], rates: Sequence[float], seeds: Sequence[int],
-        methods: Sequence[str] | None, output: Path) -> pd.DataFrame:
+        methods: Sequence[str] | None, output: Path, progress: bool = True) -> pd.DataFrame:
     """Every selected imputer on every table, rate and seed; each result is
-    appended to ``output / "mixed_runs.csv"`` as it comes."""
+    appended to ``output / "mixed_runs.csv"`` and printed as it comes (with
+    ``progress``)."""
     output.mkdir(parents=True, exist_ok=True)
     path = output / "mixed_runs.csv"
     rows = []
     jobs = [(t, r, s) for t in tables for r in rates for s in seeds]
-    for table_name, rate, seed in tqdm(jobs, desc="mixed tables"):
+    for table_name, rate, seed in tqdm(jobs, desc="mixed tables", disable=not progress):
         truth = load_table(table_name)
         frame, hidden = hide_cells(truth, rate, seed)
         for method, factory in imputers(seed).items():
@@ -104,9 +105,10 @@ def run(tables: Sequence[str], rates: Sequence[float], seeds: Sequence[int],
                          "seconds": seconds})
             pd.DataFrame(rows).to_csv(path, index=False)
             result = rows[-1]
-            tqdm.write(f"{table_name} {rate:.0%} seed {seed} {method}: numeric RMSE "
-                       f"{result['numeric_rmse']:.4f}, categorical accuracy "
-                       f"{result['categorical_accuracy']:.4f}, {seconds:.1f} s")
+            if progress:
+                tqdm.write(f"{table_name} {rate:.0%} seed {seed} {method}: numeric RMSE "
+                           f"{result['numeric_rmse']:.4f}, categorical accuracy "
+                           f"{result['categorical_accuracy']:.4f}, {seconds:.1f} s")
     return pd.DataFrame(rows)
 
 
@@ -115,10 +117,8 @@ def verdict(runs: pd.DataFrame) -> pd.DataFrame:
     on each metric (means over seeds), their ratio, and whether flowimpute
     wins both."""
     baselines = set(mixed_baseline_imputers(0))
-    means = runs.groupby(["table", "rate", "method"])[
-        ["numeric_rmse", "categorical_accuracy", "seconds"]].mean().reset_index()
     out = []
-    for (table, rate), group in means.groupby(["table", "rate"], sort=False):
+    for (table, rate), group in means(runs).groupby(["table", "rate"], sort=False):
         ours = group[~group["method"].isin(baselines)]
         theirs = group[group["method"].isin(baselines)]
         if ours.empty or theirs.empty:
@@ -150,11 +150,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs = pd.concat([pd.read_csv(path) for path in args.summarize], ignore_index=True)
     else:
         runs = run(args.tables, args.rates, args.seeds, args.methods, args.output)
-    means = runs.groupby(["table", "rate", "method"], sort=False)[
-        ["numeric_rmse", "categorical_accuracy", "seconds"]].mean().reset_index()
-    print(to_markdown(means.round(4)))
+    print(to_markdown(means(runs).round(4)))
     print()
     print(to_markdown(verdict(runs).round(4)))
+
+
+def means(runs: pd.DataFrame) -> pd.DataFrame:
+    """Numeric RMSE, categorical accuracy and seconds per table, rate and
+    method, averaged over seeds."""
+    return runs.groupby(["table", "rate", "method"], sort=False)[
+        ["numeric_rmse", "categorical_accuracy", "seconds"]].mean().reset_index()
 
 
 if __name__ == "__main__":
