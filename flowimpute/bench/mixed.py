@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..amputation import mcar_mask
 from ..datasets import load_mixed
 from ..impute import ACFlowImputer, FlowImputer, VFGImputer
-from ..preprocessing.table import BOOLEAN, CATEGORICAL, TableEncoder
+from ..preprocessing.table import LABEL_KINDS, TableEncoder
 from .mixed_baselines import mixed_baseline_imputers
 from .report import to_markdown
 
@@ -68,7 +68,7 @@ def errors(truth: pd.DataFrame, imputed: pd.DataFrame, hidden: np.ndarray) -> di
         if not rows.any():
             continue
         true, guess = truth[name][rows], imputed[name][rows]
-        if table.kinds_[index] in (CATEGORICAL, BOOLEAN):
+        if table.kinds_[index] in LABEL_KINDS:
             matches.append(true.to_numpy(object) == guess.to_numpy(object))
         else:
             scale = truth[name].std()

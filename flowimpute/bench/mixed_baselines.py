@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import KNNImputer
 
-from ..preprocessing.table import BOOLEAN, CATEGORICAL, INTEGER, TableEncoder
+from ..preprocessing.table import CATEGORICAL, INTEGER, LABEL_KINDS, TableEncoder
 
 
 class MostFrequentMeanImputer:
@@ -23,7 +23,7 @@ class MostFrequentMeanImputer:
         filled = frame.copy()
         for index, name in enumerate(frame):
             column = frame[name]
-            if table.kinds_[index] in (CATEGORICAL, BOOLEAN):
+            if table.kinds_[index] in LABEL_KINDS:
                 value = column.mode().iloc[0]
             elif table.kinds_[index] == INTEGER:
                 value = round(column.mean())
@@ -67,12 +67,9 @@ class MixedMissForest:
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         table = TableEncoder().fit(frame)
-        discrete = [kind in (CATEGORICAL, BOOLEAN) for kind in table.kinds_]
-        codes = np.column_stack([_codes(frame.iloc[:, i], table, i) for i in range(frame.shape[1])])
-        gaps = np.isnan(codes)
-        fill = MostFrequentMeanImputer().fit_transform(frame)
-        current = np.column_stack([_codes(fill.iloc[:, i], table, i)
-                                   for i in range(frame.shape[1])])
+        discrete = [kind in LABEL_KINDS for kind in table.kinds_]
+        gaps = np.isnan(_codes(frame, table))
+        current = _codes(MostFrequentMeanImputer().fit_transform(frame), table)
         order = [i for i in np.argsort(gaps.sum(axis=0), kind="stable") if gaps[:, i].any()]
         previous_change = np.inf
         for _ in range(self.max_iter):
@@ -93,14 +90,18 @@ class MixedMissForest:
         return _decoded(current, table, frame)
 
 
-def _codes(column: pd.Series, table: TableEncoder, index: int) -> np.ndarray:
-    """A column as floats: a category as its index, a flag as 0/1, NaN at gaps."""
-    if table.kinds_[index] == CATEGORICAL:
-        codes = pd.Index(table.categories_[index]).get_indexer(column.astype(object))
-        return np.where(column.isna(), np.nan, codes).astype(float)
-    if table.kinds_[index] == BOOLEAN:
-        column = column.map(lambda value: float(bool(value)), na_action="ignore")
-    return pd.to_numeric(column.astype(object).where(column.notna(), np.nan)).to_numpy(float)
+def _codes(frame: pd.DataFrame, table: TableEncoder) -> np.ndarray:
+    """The table as floats, a column each: a category as its index, a flag
+    as 0/1, NaN at gaps."""
+    coordinates = table.encode(frame)
+    columns = []
+    for kind, indices in zip(table.kinds_, table.column_coordinates_, strict=True):
+        block = coordinates[:, indices]
+        if kind == CATEGORICAL:
+            block = np.where(np.isnan(block[:, :1]), np.nan,
+                             np.argmax(np.nan_to_num(block), axis=1)[:, None])
+        columns.append(block[:, 0])
+    return np.column_stack(columns)
 
 
 def _change(before: np.ndarray, after: np.ndarray, gaps: np.ndarray, discrete) -> float:

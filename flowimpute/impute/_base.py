@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseFlowEstimator, draw_seed, seeded_torch
 from ..preprocessing.codec import ColumnCodec
+from ..preprocessing.table import LABEL_KINDS
 
 
 def _pandas_output(estimator) -> bool:
@@ -71,9 +72,8 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             ensure_min_samples=2 if reset else 1,
         )
         if not nan_marker:
-            table = self.table_
-            if table is not None and any(kind in ("boolean", "categorical")
-                                         for kind in table.kinds_):
+            if reset and self.table_ is not None and any(
+                    kind in LABEL_KINDS for kind in self.table_.kinds_):
                 raise ValueError(
                     f"missing_values={self.missing_values!r} cannot mark gaps in a table "
                     "with boolean or categorical columns, whose gaps are NaN, None or "

@@ -5,8 +5,9 @@ units of the table. :class:`ColumnCodec` is the one place that learns and
 applies that map: per-column standardization (with its log-Jacobian, so that
 densities are reported in the table's units), an optional Yeo-Johnson power
 transform, the bounds imputations are kept in, and the grid of discrete
-columns. Today each column maps to one coordinate (``coordinate_columns_``);
-the map is written so that a categorical column can later own several.
+columns. It maps one column to one coordinate: a table's categories are
+already indicator columns when they reach it
+(:class:`~flowimpute.preprocessing.table.TableEncoder`).
 """
 
 from __future__ import annotations

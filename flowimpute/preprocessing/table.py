@@ -21,6 +21,8 @@ import pandas as pd
 MAX_CATEGORIES = 256
 
 FLOAT, INTEGER, BOOLEAN, CATEGORICAL = "float", "integer", "boolean", "categorical"
+#: The kinds whose values are labels (0/1 indicator coordinates), not quantities.
+LABEL_KINDS = (BOOLEAN, CATEGORICAL)
 
 
 class TableEncoder:
