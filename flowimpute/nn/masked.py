@@ -93,17 +93,13 @@ class MaskedMLP(nn.Module):
         # The context is one more input that every output may depend on.
         adjacency = torch.cat(
             [adjacency, torch.ones(self.n_outputs, context_features, dtype=torch.bool)], dim=1)
-        sets = hidden_input_sets(adjacency)
+        masks = layer_masks(hidden_input_sets(adjacency), hidden_dims,
+                            adjacency.repeat_interleave(n_params, dim=0))
         layers: list[nn.Module] = []
-        previous: Tensor | None = None          # input sets of the previous hidden layer
-        for width in hidden_dims:
-            unit_sets = sets[torch.arange(width) % sets.shape[0]]
-            mask = unit_sets if previous is None else _subsets(previous, unit_sets)
-            layers += [MaskedLinear(mask.shape[1], width, mask), ACTIVATIONS[activation]()]
-            previous = unit_sets
-        output_sets = adjacency.repeat_interleave(n_params, dim=0)
-        mask = output_sets if previous is None else _subsets(previous, output_sets)
-        layers.append(MaskedLinear(mask.shape[1], output_sets.shape[0], mask))
+        for mask in masks[:-1]:
+            layers += [MaskedLinear(mask.shape[1], mask.shape[0], mask),
+                       ACTIVATIONS[activation]()]
+        layers.append(MaskedLinear(masks[-1].shape[1], masks[-1].shape[0], masks[-1]))
         self.network = nn.Sequential(*layers)
 
     @property
@@ -119,6 +115,37 @@ class MaskedMLP(nn.Module):
                                  "features.")
             x = torch.cat([x, context], dim=1)
         return self.network(x).unflatten(1, (self.n_outputs, self.n_params))
+
+
+def layer_masks(sets: Tensor, hidden_dims: Sequence[int], output_sets: Tensor) -> list[Tensor]:
+    """The 0/1 masks, shaped like the weights, of an MLP with given input sets.
+
+    Hidden unit ``u`` of every layer is given the input set
+    ``sets[u % len(sets)]``; a first-layer unit sees the inputs of its set, a
+    later unit the units of the previous layer whose sets lie within its own,
+    and output ``k`` the last hidden units whose sets lie within
+    ``output_sets[k]`` (with no hidden layer, the inputs of
+    ``output_sets[k]``). So output ``k`` depends on no input outside
+    ``output_sets[k]``, and on every one inside it that some set within it
+    holds.
+
+    Parameters
+    ----------
+    sets : Tensor of bool, shape (n_sets, n_inputs)
+        Non-empty input sets dealt to the hidden units in turn.
+    hidden_dims : sequence of int
+        Hidden widths.
+    output_sets : Tensor of bool, shape (n_outputs, n_inputs)
+        The inputs each output may depend on.
+    """
+    masks: list[Tensor] = []
+    previous: Tensor | None = None          # input sets of the previous hidden layer
+    for width in hidden_dims:
+        unit_sets = sets[torch.arange(width) % sets.shape[0]]
+        masks.append(unit_sets if previous is None else _subsets(previous, unit_sets))
+        previous = unit_sets
+    masks.append(output_sets if previous is None else _subsets(previous, output_sets))
+    return masks
 
 
 def _subsets(previous: Tensor, current: Tensor) -> Tensor:
