@@ -8,6 +8,7 @@ that holds this package. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets as sklearn_datasets
 from sklearn.utils import Bunch
+
+from .structure.graphs import LinearGaussianNetwork
 
 #: name -> (file name, target column). Target columns are removed from the features.
 CSV_DATASETS: dict[str, tuple[str, str]] = {
@@ -42,6 +45,9 @@ DATASET_NAMES = sorted([*CSV_DATASETS, *BUNDLED_DATASETS])
 #: Real mixed-type tables in the data folder's ``mixed/``, some with real gaps.
 MIXED_DATASETS = ["airquality", "ames", "attrition", "credit_data", "diamonds", "helpmiss",
                   "penguins"]
+
+#: Linear Gaussian Bayesian networks in the data folder's ``bayesian_networks/``.
+BAYESIAN_NETWORKS = ["arth150", "ecoli70", "magic-irri", "magic-niab"]
 
 
 def _candidate_data_homes(data_home: str | os.PathLike | None) -> list[Path]:
@@ -159,6 +165,47 @@ def load_mixed(name: str, data_home: str | os.PathLike | None = None) -> pd.Data
     if not path.is_file():
         raise FileNotFoundError(f"Mixed table {name!r} expects the file {path}.")
     return pd.read_csv(path)
+
+
+def load_bayesian_network(name: str, data_home: str | os.PathLike | None = None
+                          ) -> LinearGaussianNetwork:
+    """Load a linear Gaussian Bayesian network: its graph and parameters.
+
+    Sampling it gives data whose true structure and density are known
+    (:class:`~flowimpute.structure.graphs.LinearGaussianNetwork`).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BAYESIAN_NETWORKS`: ``arth150``, ``ecoli70``,
+        ``magic-irri``, ``magic-niab``.
+    data_home : str or path-like, optional
+        Folder holding ``bayesian_networks/``; see the module docstring.
+
+    Returns
+    -------
+    network : LinearGaussianNetwork
+    """
+    if name not in BAYESIAN_NETWORKS:
+        raise ValueError(f"Unknown network {name!r}; choose one of {BAYESIAN_NETWORKS}.")
+    path = get_data_home(data_home) / "bayesian_networks" / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"Network {name!r} expects the file {path}.")
+    spec = json.loads(path.read_text())
+    nodes = list(spec["nodes"])
+    index = {node: i for i, node in enumerate(nodes)}
+    n_nodes = len(nodes)
+    adjacency = np.zeros((n_nodes, n_nodes), dtype=bool)
+    weights = np.zeros((n_nodes, n_nodes))
+    intercepts, variances = np.zeros(n_nodes), np.zeros(n_nodes)
+    for node, cpd in spec["cpds"].items():
+        child = index[node]
+        intercepts[child] = cpd["coefficients"]["(Intercept)"][0]
+        variances[child] = cpd["variance"][0]
+        for parent in cpd["parents"]:
+            adjacency[index[parent], child] = True
+            weights[index[parent], child] = cpd["coefficients"][parent][0]
+    return LinearGaussianNetwork(nodes, adjacency, weights, intercepts, variances)
 
 
 def make_ring_of_gaussians(
