@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from flowimpute.flows import autoregressive_transform, coupling_transform
+from flowimpute.flows import (
+    autoregressive_transform,
+    coupling_transform,
+    planar_transform,
+    residual_transform,
+)
 from flowimpute.structure.masks import parity_masks, random_masks
 from flowimpute.transforms import (
     AffineConstant,
@@ -15,11 +20,18 @@ from flowimpute.transforms import (
     LULinear,
     MaskedAutoregressive,
     Permutation,
+    Planar,
     RationalQuadraticSpline,
+    ResidualBlock,
 )
 from flowimpute.transforms.monotone import monotone_inverse
 
 N_FEATURES = 5
+
+#: A DAG over the five features: 0 -> 2, 1 -> 2, 2 -> 3, 0 -> 4 (feature 1 a root,
+#: 3 and 4 leaves); adjacency[i, j] for an edge i -> j.
+SMALL_DAG = np.zeros((N_FEATURES, N_FEATURES), dtype=bool)
+SMALL_DAG[[0, 1, 2, 0], [2, 2, 3, 4]] = True
 
 
 def _perturbed(transform, seed=0, scale=0.5):
@@ -67,6 +79,14 @@ TRANSFORMS = {
                                                 [1, 3, 0, 2, 4], (16,)),
     "naf_flow_spline": lambda: autoregressive_transform(
         N_FEATURES, 2, RationalQuadraticSpline(8), (16, 16), "relu"),
+    "residual_dense": lambda: ResidualBlock(N_FEATURES, (16,)),
+    "residual_dense_two_hidden": lambda: ResidualBlock(N_FEATURES, (16, 12), lipschitz=0.9),
+    "residual_graph": lambda: ResidualBlock(N_FEATURES, (16,), adjacency=SMALL_DAG),
+    "residual_graph_two_hidden": lambda: ResidualBlock(N_FEATURES, (8, 8), adjacency=SMALL_DAG),
+    "residual_flow": lambda: residual_transform(N_FEATURES, 3, (16,)),
+    "residual_flow_graph": lambda: residual_transform(N_FEATURES, 3, (16,), SMALL_DAG),
+    "planar": lambda: Planar(N_FEATURES),
+    "planar_flow": lambda: planar_transform(N_FEATURES, 6),
 }
 
 
@@ -83,10 +103,12 @@ PERTURBATION_SCALE = {"made_dsf": 0.1, "made_ddsf_no_hidden": 0.1,
 
 @pytest.fixture(params=sorted(TRANSFORMS))
 def transform(request):
+    """A perturbed transform in evaluation mode (where a residual block's
+    spectral norms are exact and its forward pass has no state to update)."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         return _perturbed(TRANSFORMS[request.param](),
-                          scale=PERTURBATION_SCALE.get(request.param, 0.5))
+                          scale=PERTURBATION_SCALE.get(request.param, 0.5)).eval()
 
 
 @pytest.fixture
@@ -166,6 +188,10 @@ CONDITIONAL_TRANSFORMS = {
                                                 context_features=N_CONTEXT),
     "made_spline_no_hidden": lambda: MaskedAutoregressive(
         RationalQuadraticSpline(4, bound=3.0), range(5), (), context_features=N_CONTEXT),
+    "residual": lambda: ResidualBlock(N_FEATURES, (16,), context_features=N_CONTEXT),
+    "residual_graph": lambda: ResidualBlock(N_FEATURES, (16,), adjacency=SMALL_DAG,
+                                            context_features=N_CONTEXT),
+    "planar": lambda: Planar(N_FEATURES, context_features=N_CONTEXT),
     "compose": lambda: Compose(
         AffineConstant(N_FEATURES), LULinear(N_FEATURES),
         AffineCoupling([0, 1, 0, 1, 0], (8,), "elu", context_features=N_CONTEXT),
@@ -178,7 +204,7 @@ CONDITIONAL_TRANSFORMS = {
 def conditional(request):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return _perturbed(CONDITIONAL_TRANSFORMS[request.param](), scale=0.1)
+        return _perturbed(CONDITIONAL_TRANSFORMS[request.param](), scale=0.1).eval()
 
 
 @pytest.fixture

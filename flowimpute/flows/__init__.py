@@ -1,6 +1,11 @@
 """Flows: a transform onto a base distribution, the base distributions, and stack builders."""
 
-from .builders import autoregressive_transform, coupling_transform
+from .builders import (
+    autoregressive_transform,
+    coupling_transform,
+    planar_transform,
+    residual_transform,
+)
 from .distributions import GaussianMixtureBase, StandardLaplace, StandardNormal
 from .flow import Flow
 
@@ -11,4 +16,6 @@ __all__ = [
     "StandardNormal",
     "autoregressive_transform",
     "coupling_transform",
+    "planar_transform",
+    "residual_transform",
 ]

@@ -1,4 +1,4 @@
-"""The transform stacks of the flow densities: RealNVP-style coupling and neural autoregressive."""
+"""The transform stacks of the flow densities: coupling, neural autoregressive, residual, planar."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from ..transforms import (
     Compose,
     MaskedAutoregressive,
     MonotoneTransformer,
+    Planar,
+    ResidualBlock,
     Transform,
 )
 
@@ -68,3 +70,38 @@ def autoregressive_transform(
         layers.append(AffineConstant(n_features))
         layers.append(MaskedAutoregressive(transformer, order, hidden_dims, activation))
     return Compose(*layers)
+
+
+def residual_transform(
+    n_features: int,
+    n_blocks: int,
+    hidden_dims: Sequence[int],
+    adjacency: np.ndarray | None = None,
+    lipschitz: float = 0.97,
+    log_det: str = "exact",
+    context_features: int = 0,
+) -> Compose:
+    """Residual flow: per block an affine-constant layer (ActNorm), then an
+    invertible residual block; with ``adjacency`` (a DAG, ``adjacency[i, j]``
+    for an edge ``i -> j``) every block is graphical, so the whole flow maps
+    each feature using only the feature and its ancestors.
+
+    Parameters
+    ----------
+    n_features, n_blocks : int
+    hidden_dims, adjacency, lipschitz, log_det, context_features
+        Passed to :class:`~flowimpute.transforms.ResidualBlock`.
+    """
+    layers: list[Transform] = []
+    for _ in range(n_blocks):
+        layers.append(AffineConstant(n_features))
+        layers.append(ResidualBlock(n_features, hidden_dims, adjacency=adjacency,
+                                    lipschitz=lipschitz, log_det=log_det,
+                                    context_features=context_features))
+    return Compose(*layers)
+
+
+def planar_transform(n_features: int, n_layers: int, context_features: int = 0) -> Compose:
+    """An affine-constant layer (ActNorm), then ``n_layers`` planar layers."""
+    return Compose(AffineConstant(n_features),
+                   *(Planar(n_features, context_features) for _ in range(n_layers)))

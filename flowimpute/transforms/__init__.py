@@ -12,6 +12,8 @@ from .monotone import (
     RationalQuadraticSpline,
 )
 from .permutation import Permutation
+from .planar import Planar
+from .residual import ResidualBlock
 
 __all__ = [
     "MADE",
@@ -24,6 +26,8 @@ __all__ = [
     "MaskedAutoregressive",
     "MonotoneTransformer",
     "Permutation",
+    "Planar",
     "RationalQuadraticSpline",
+    "ResidualBlock",
     "Transform",
 ]
