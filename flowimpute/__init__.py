@@ -1,6 +1,6 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
-from .density import CouplingFlowDensity, NAFDensity
+from .density import CouplingFlowDensity, NAFDensity, PlanarFlowDensity, ResidualFlowDensity
 from .impute import ACFlowImputer, FlowImputer, VFGImputer
 from .structure.mask_search import MaskSearch
 
@@ -12,6 +12,8 @@ __all__ = [
     "FlowImputer",
     "MaskSearch",
     "NAFDensity",
+    "PlanarFlowDensity",
+    "ResidualFlowDensity",
     "VFGImputer",
     "__version__",
 ]

@@ -10,12 +10,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from flowimpute import CouplingFlowDensity, NAFDensity
+from flowimpute import CouplingFlowDensity, NAFDensity, PlanarFlowDensity, ResidualFlowDensity
 from flowimpute.datasets import ring_of_gaussians_log_density
 
 FAST = dict(n_layers=2, hidden_dims=(16,), max_epochs=5, random_state=0)
 NAF_FAST = dict(n_flows=2, hidden_dims=(16,), n_transformer_units=4, max_epochs=5,
                 random_state=0)
+RESIDUAL_FAST = dict(n_blocks=2, hidden_dims=(16,), max_epochs=5, random_state=0)
 
 #: Small settings of every flow density estimator; the tests below that take
 #: the ``make`` fixture run on each of them.
@@ -27,6 +28,10 @@ DENSITIES = {
     "naf_spline": (NAFDensity, {**NAF_FAST, "transformer": "spline"}),
     "coupling_mixture": (CouplingFlowDensity,
                          {**FAST, "base_distribution": "mixture", "n_components": 3}),
+    "residual": (ResidualFlowDensity, RESIDUAL_FAST),
+    "residual_estimate": (ResidualFlowDensity, {**RESIDUAL_FAST, "log_det": "estimate"}),
+    "residual_graph": (ResidualFlowDensity, {**RESIDUAL_FAST, "adjacency": "complete"}),
+    "planar": (PlanarFlowDensity, dict(n_layers=4, max_epochs=5, random_state=0)),
 }
 
 

@@ -8,6 +8,8 @@ from flowimpute import (
     FlowImputer,
     MaskSearch,
     NAFDensity,
+    PlanarFlowDensity,
+    ResidualFlowDensity,
     VFGImputer,
 )
 
@@ -21,7 +23,13 @@ ESTIMATORS = [
                random_state=0),
     NAFDensity(n_flows=1, transformer="ddsf", n_transformer_units=4, max_epochs=2,
                random_state=0),
+    ResidualFlowDensity(n_blocks=2, hidden_dims=(8,), max_epochs=2, random_state=0),
+    ResidualFlowDensity(n_blocks=1, hidden_dims=(16,), adjacency="complete", max_epochs=2,
+                        random_state=0),
+    PlanarFlowDensity(n_layers=3, max_epochs=2, random_state=0),
     VFGImputer(max_epochs=2, hidden_dims=(8,), random_state=0),
+    FlowImputer(ResidualFlowDensity(n_blocks=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,
+                em_epochs=1, n_gradient_steps=5, random_state=0),
     ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=2,
                   random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,

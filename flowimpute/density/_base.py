@@ -224,10 +224,13 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
         seed = getattr(self, "_partial_fit_seed", None)
         if seed is None:
             seed = self._partial_fit_seed = draw_seed(self.random_state)
-        loss = run_epoch(flow, _mean_negative_log_likelihood(flow), data,
-                         self.optimizer_, config.batch_size, config.clip_grad_norm,
-                         torch.Generator().manual_seed(seed + self.n_iter_), self.n_iter_ + 1,
-                         self._training_noise())
+        # The torch RNG is seeded too: a flow may draw in its forward pass (a
+        # residual flow's log-determinant estimator).
+        with seeded_torch(seed + self.n_iter_, self.device_):
+            loss = run_epoch(flow, _mean_negative_log_likelihood(flow), data,
+                             self.optimizer_, config.batch_size, config.clip_grad_norm,
+                             torch.Generator().manual_seed(seed + self.n_iter_),
+                             self.n_iter_ + 1, self._training_noise())
         self.history_["train_loss"].append(loss)
         self.n_iter_ += 1
         return self
@@ -253,8 +256,9 @@ class BaseFlowDensity(MeanLogLikelihoodMixin, DensityMixin, BaseFlowEstimator, A
         data = self._to_tensor(self.codec_.standardize(X))
         config = replace(self._training_config(type(self).__name__, len(data)),
                          max_epochs=n_epochs, n_iter_no_change=None)
-        train(flow, _mean_negative_log_likelihood(flow), data, None, config,
-              torch.Generator().manual_seed(seed), self._training_noise())
+        with seeded_torch(seed, self.device_):
+            train(flow, _mean_negative_log_likelihood(flow), data, None, config,
+                  torch.Generator().manual_seed(seed), self._training_noise())
 
     def score_samples(self, X):
         """Log-density of each row of ``X``, in the units of ``X``.
