@@ -134,7 +134,8 @@ class Linearization:
         """The Jacobian's diagonal, shape (n, n_features): without forming it
         when there is a single hidden layer."""
         if len(self.weights) == 2:
-            return torch.einsum("ih,nh,hi->ni", self.weights[1], self.slopes[0], self.weights[0])
+            # diag_i = sum_h W2[i, h] s[h] W1[h, i]: one (n, h) x (h, d) product.
+            return self.slopes[0] @ (self.weights[1].T * self.weights[0])
         return torch.diagonal(self.jacobian(), dim1=1, dim2=2)
 
     def jvp(self, v: Tensor) -> Tensor:
