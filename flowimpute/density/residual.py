@@ -14,7 +14,7 @@ from ._base import BaseFlowDensity
 
 #: Widest table whose dense blocks train with the exact log-determinant
 #: under ``log_det="auto"``; wider ones use the power-series estimator.
-EXACT_LOG_DET_MAX_FEATURES = 64
+EXACT_LOG_DET_MAX_FEATURES = 16
 
 
 class ResidualFlowDensity(BaseFlowDensity):
@@ -57,7 +57,7 @@ class ResidualFlowDensity(BaseFlowDensity):
         Training log-determinant of dense blocks: "exact" forms each row's
         Jacobian (``O(d^3)`` per row), "estimate" uses the unbiased
         Russian-roulette power series (a few Jacobian-vector products per
-        row), "auto" is "exact" up to 64 coordinates. Graphical blocks are
+        row), "auto" is "exact" up to 16 coordinates. Graphical blocks are
         always exact and cheap; scoring is always exact.
     {base_distribution}
     {training}

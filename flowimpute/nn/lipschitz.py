@@ -125,10 +125,14 @@ class Linearization:
 
     def jacobian(self) -> Tensor:
         """The Jacobian of every row, shape (n, n_outputs, n_inputs)."""
-        product = self.slopes[0].unsqueeze(-1) * self.weights[0]
-        for weight, slope in zip(self.weights[1:-1], self.slopes[1:], strict=True):
-            product = slope.unsqueeze(-1) * (weight @ product)
-        return self.weights[-1] @ product
+        # From the output side, so that every product is a batch of rows
+        # times one weight matrix (a single matrix product), never a batch
+        # of matrices times a broadcast weight.
+        product = self.weights[-1] * self.slopes[-1].unsqueeze(1)
+        for weight, slope in zip(reversed(self.weights[1:-1]), reversed(self.slopes[:-1]),
+                                 strict=True):
+            product = (product @ weight) * slope.unsqueeze(1)
+        return product @ self.weights[0]
 
     def jacobian_diagonal(self) -> Tensor:
         """The Jacobian's diagonal, shape (n, n_features): without forming it
