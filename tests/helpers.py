@@ -1,6 +1,7 @@
 """Data helpers shared by several test modules."""
 
 import numpy as np
+import torch
 
 
 def with_gaps(X, fraction, seed):
@@ -8,3 +9,15 @@ def with_gaps(X, fraction, seed):
     X = X.copy()
     X[np.random.RandomState(seed).rand(*X.shape) < fraction] = np.nan
     return X
+
+
+def perturbed(transform, seed=0, scale=0.5):
+    """``transform`` in float64 with every parameter moved off its (often
+    identity) initialization by Gaussian noise of ``scale``."""
+    generator = torch.Generator().manual_seed(seed)
+    transform = transform.double()
+    with torch.no_grad():
+        for parameter in transform.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator,
+                                               dtype=parameter.dtype))
+    return transform

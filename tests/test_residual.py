@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import perturbed
 from scipy.stats import multivariate_normal
 from sklearn.model_selection import GridSearchCV
 
@@ -20,13 +21,7 @@ SMALL_DAG[[0, 1, 2, 0], [2, 2, 3, 4]] = True
 
 
 def _perturbed_block(block, seed=0, scale=0.5):
-    generator = torch.Generator().manual_seed(seed)
-    block = block.double()
-    with torch.no_grad():
-        for parameter in block.parameters():
-            parameter.add_(scale * torch.randn(parameter.shape, generator=generator,
-                                               dtype=parameter.dtype))
-    return block.eval()
+    return perturbed(block, seed, scale).eval()
 
 
 def _block_jacobian(block, row, context=None):

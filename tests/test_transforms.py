@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import perturbed
 
 from flowimpute.flows import (
     autoregressive_transform,
@@ -32,17 +33,6 @@ N_FEATURES = 5
 #: 3 and 4 leaves); adjacency[i, j] for an edge i -> j.
 SMALL_DAG = np.zeros((N_FEATURES, N_FEATURES), dtype=bool)
 SMALL_DAG[[0, 1, 2, 0], [2, 2, 3, 4]] = True
-
-
-def _perturbed(transform, seed=0, scale=0.5):
-    """Move every parameter off its (often identity) initialization."""
-    generator = torch.Generator().manual_seed(seed)
-    transform = transform.double()
-    with torch.no_grad():
-        for parameter in transform.parameters():
-            parameter.add_(scale * torch.randn(parameter.shape, generator=generator,
-                                               dtype=parameter.dtype))
-    return transform
 
 
 def _coupling_flow():
@@ -107,7 +97,7 @@ def transform(request):
     spectral norms are exact and its forward pass has no state to update)."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return _perturbed(TRANSFORMS[request.param](),
+        return perturbed(TRANSFORMS[request.param](),
                           scale=PERTURBATION_SCALE.get(request.param, 0.5)).eval()
 
 
@@ -204,7 +194,7 @@ CONDITIONAL_TRANSFORMS = {
 def conditional(request):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return _perturbed(CONDITIONAL_TRANSFORMS[request.param](), scale=0.1).eval()
+        return perturbed(CONDITIONAL_TRANSFORMS[request.param](), scale=0.1).eval()
 
 
 @pytest.fixture
@@ -258,7 +248,7 @@ def test_fresh_coupling_is_identity(x):
 
 
 def test_coupling_log_scale_is_bounded(x):
-    layer = _perturbed(AffineCoupling([1, 0, 1, 0, 1], (8,), log_scale_bound=1.5), scale=50.0)
+    layer = perturbed(AffineCoupling([1, 0, 1, 0, 1], (8,), log_scale_bound=1.5), scale=50.0)
     _, log_det = layer(x * 100)
     assert log_det.abs().max() <= 3 * 1.5 + 1e-9
 

@@ -29,11 +29,10 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import GaussianMixture
-from tqdm.auto import tqdm
 
-from ..datasets import load_dataset, make_grid_of_gaussians
+from ..datasets import make_grid_of_gaussians
 from ..density import CouplingFlowDensity, NAFDensity
-from .density import split_standardized
+from .density import run_fixed_epochs
 from .report import mean_std, to_markdown
 
 #: Shared architecture: 3 autoregressive layers, MADE (64, 64), 16 units.
@@ -117,27 +116,8 @@ def real_methods(max_epochs: int, with_zuko: bool,
 
 def run_real(datasets: Sequence[str], seeds: Sequence[int], max_epochs: int,
              with_zuko: bool, with_ddsf: bool, max_rows: int | None) -> pd.DataFrame:
-    methods = real_methods(max_epochs, with_zuko, with_ddsf)
-    records = []
-    for dataset in datasets:
-        X = load_dataset(dataset).data.to_numpy()
-        for seed in seeds:
-            rows = X
-            if max_rows is not None and len(X) > max_rows:
-                rows = X[np.random.RandomState(seed).permutation(len(X))[:max_rows]]
-            X_train, X_test = split_standardized(rows, seed)
-            for name, factory in tqdm(methods.items(), desc=f"{dataset} seed {seed}"):
-                start = time.perf_counter()
-                model = factory(seed).fit(X_train)
-                seconds = time.perf_counter() - start
-                is_flow = not isinstance(model, GaussianMixture)
-                records.append({
-                    "dataset": dataset, "method": name, "seed": seed,
-                    "n_train": len(X_train), "n_features": X_train.shape[1],
-                    "test_loglik": model.score(X_test), "fit_seconds": seconds,
-                    "seconds_per_epoch": seconds / max_epochs if is_flow else np.nan,
-                })
-    return pd.DataFrame.from_records(records)
+    return run_fixed_epochs(datasets, seeds, real_methods(max_epochs, with_zuko, with_ddsf),
+                            max_epochs, max_rows)
 
 
 def run_grid(seeds: Sequence[int], max_epochs: int) -> pd.DataFrame:

@@ -36,10 +36,10 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import GaussianMixture
 from tqdm.auto import tqdm
 
-from ..datasets import load_bayesian_network, load_dataset
+from ..datasets import load_bayesian_network
 from ..density import CouplingFlowDensity, NAFDensity, PlanarFlowDensity, ResidualFlowDensity
 from ..structure.graphs import complete_dag, topological_order
-from .density import split_standardized
+from .density import run_fixed_epochs
 from .report import mean_std, to_markdown
 
 #: Shared residual architecture: 4 blocks of one hidden layer of 128 units.
@@ -154,35 +154,6 @@ def density_methods(max_epochs: int, with_normflows: bool) -> dict[str, Callable
     return methods
 
 
-def run_density(datasets: Sequence[str], seeds: Sequence[int], max_epochs: int,
-                with_normflows: bool, max_rows: int | None,
-                progress: bool = True) -> pd.DataFrame:
-    """One row per (data set, method, seed): held-out log-likelihood, fit time
-    and seconds per epoch (flows)."""
-    methods = density_methods(max_epochs, with_normflows)
-    records = []
-    for dataset in datasets:
-        X = load_dataset(dataset).data.to_numpy()
-        for seed in seeds:
-            rows = X
-            if max_rows is not None and len(X) > max_rows:
-                rows = X[np.random.RandomState(seed).permutation(len(X))[:max_rows]]
-            X_train, X_test = split_standardized(rows, seed)
-            for name, factory in tqdm(methods.items(), desc=f"{dataset} seed {seed}",
-                                      disable=not progress):
-                start = time.perf_counter()
-                model = factory(seed).fit(X_train)
-                seconds = time.perf_counter() - start
-                is_flow = not isinstance(model, GaussianMixture)
-                records.append({
-                    "dataset": dataset, "method": name, "seed": seed,
-                    "n_train": len(X_train), "n_features": X_train.shape[1],
-                    "test_loglik": model.score(X_test), "fit_seconds": seconds,
-                    "seconds_per_epoch": seconds / max_epochs if is_flow else np.nan,
-                })
-    return pd.DataFrame.from_records(records)
-
-
 def graph_for(network, graph: str):
     """The ``adjacency`` given to the flow for one of :data:`GRAPHS`."""
     if graph == "true":
@@ -267,8 +238,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "density" in args.parts:
         frames = []
         for dataset in args.datasets:       # saved after each table: long runs keep results
-            frames.append(run_density([dataset], args.seeds, args.epochs, with_normflows,
-                                      args.max_rows))
+            frames.append(run_fixed_epochs([dataset], args.seeds,
+                                           density_methods(args.epochs, with_normflows),
+                                           args.epochs, args.max_rows))
             pd.concat(frames).to_csv(args.output / "residual-density.csv", index=False)
         print(density_summary(pd.concat(frames, ignore_index=True)))
     if "structure" in args.parts:
@@ -281,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(structure_summary(pd.concat(frames, ignore_index=True)))
 
 
+def _seeds(runs: pd.DataFrame) -> list[int]:
+    return sorted(int(seed) for seed in runs["seed"].unique())
+
+
 def density_summary(runs: pd.DataFrame) -> str:
     loglik = mean_std(runs, ["dataset", "method"], "test_loglik").unstack("method")
     flows = runs[runs["seconds_per_epoch"].notna()]
@@ -288,14 +264,14 @@ def density_summary(runs: pd.DataFrame) -> str:
                          digits=2).unstack("method")
     order = list(runs["method"].unique())
     return (f"\nHeld-out mean log-likelihood (standardized units), seeds "
-            f"{sorted(int(seed) for seed in runs['seed'].unique())}\n\n{to_markdown(loglik[order])}"
+            f"{_seeds(runs)}\n\n{to_markdown(loglik[order])}"
             f"\n\nSeconds per epoch\n\n"
             f"{to_markdown(per_epoch[[m for m in order if m in per_epoch.columns]])}")
 
 
 def structure_summary(runs: pd.DataFrame) -> str:
     return (f"\nGraphical residual flow, held-out mean log-likelihood (nats per row), seeds "
-            f"{sorted(int(seed) for seed in runs['seed'].unique())}\n\n{to_markdown(structure_table(runs))}")
+            f"{_seeds(runs)}\n\n{to_markdown(structure_table(runs))}")
 
 
 if __name__ == "__main__":
