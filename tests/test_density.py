@@ -16,7 +16,8 @@ from flowimpute.datasets import ring_of_gaussians_log_density
 FAST = dict(n_layers=2, hidden_dims=(16,), max_epochs=5, random_state=0)
 NAF_FAST = dict(n_flows=2, hidden_dims=(16,), n_transformer_units=4, max_epochs=5,
                 random_state=0)
-RESIDUAL_FAST = dict(n_blocks=2, hidden_dims=(16,), max_epochs=5, random_state=0)
+RESIDUAL_FAST = dict(n_blocks=2, hidden_dims=(16,), learning_rate=1e-3, max_epochs=5,
+                     random_state=0)
 
 #: Small settings of every flow density estimator; the tests below that take
 #: the ``make`` fixture run on each of them.
