@@ -8,7 +8,14 @@ import pytest
 import torch
 from helpers import with_gaps
 
-from flowimpute import ACFlowImputer, CouplingFlowDensity, FlowImputer, NAFDensity, VFGImputer
+from flowimpute import (
+    ACFlowImputer,
+    CouplingFlowDensity,
+    FlowImputer,
+    NAFDensity,
+    VAEImputer,
+    VFGImputer,
+)
 
 IMPUTERS = {
     "acflow": lambda **kw: ACFlowImputer(**{**dict(
@@ -17,6 +24,11 @@ IMPUTERS = {
     "acflow_spline": lambda **kw: ACFlowImputer(**{**dict(
         n_layers=3, hidden_dims=(8,), transformer="spline", n_bins=4, n_components=1,
         n_draws=3, max_epochs=3, random_state=0), **kw}),
+    "vae": lambda **kw: VAEImputer(**{**dict(
+        hidden_dims=(8,), n_importance=4, n_draws=6, max_epochs=4, random_state=0), **kw}),
+    "vae_planar_student": lambda **kw: VAEImputer(**{**dict(
+        hidden_dims=(8,), likelihood="student_t", posterior_flow="planar", n_flow_layers=2,
+        n_importance=3, n_draws=5, max_epochs=3, random_state=0), **kw}),
     "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
                                       **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(

@@ -2,6 +2,7 @@
 
 from .acflow_imputer import ACFlowImputer
 from .flow_imputer import FlowImputer
+from .vae_imputer import VAEImputer
 from .vfg_imputer import VFGImputer
 
-__all__ = ["ACFlowImputer", "FlowImputer", "VFGImputer"]
+__all__ = ["ACFlowImputer", "FlowImputer", "VAEImputer", "VFGImputer"]

@@ -285,6 +285,20 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
             return outputs
         return np.stack(outputs)
 
+    def _modelled_input(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``X`` (fitted imputer): its modelled columns scaled, and
+        their observed mask."""
+        check_is_fitted(self)
+        X, observed = self._validate_input(X, reset=False)
+        X, observed = X[:, self.modelled_features_], observed[:, self.modelled_features_]
+        return self._scaled(X, observed), observed
+
+    def _model_values(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """Model coordinates (observed entries clipped to the training range
+        as in every imputer), 0 at the missing entries: the input of models
+        that read a row with its mask."""
+        return np.nan_to_num(self.codec_.to_model(X_scaled, observed))
+
     def _imputation_range(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of imputed values per modelled column: the training range,
         widened where the codec widens it."""

@@ -7,7 +7,6 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from .._base import (
@@ -194,11 +193,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                          (values[rows], observed_tensor[rows]),
                          validation, seed, self._training_noise())
 
-    def _model_values(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        """Model coordinates (observed entries clipped to the training range
-        as in every imputer), 0 at the missing entries."""
-        return np.nan_to_num(self.codec_.to_model(X_scaled, observed))
-
     def _loss(self, split_seed: int):
         """Mean negative log-likelihood per target entry of a batch, under a
         random split drawn from ``split_seed``'s stream (training) or the
@@ -268,14 +262,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.history_["train_loss"].append(loss)
         self.n_iter_ += 1
         return self
-
-    def _modelled_input(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Validated ``X`` (fitted imputer): its modelled columns scaled, and
-        their observed mask."""
-        check_is_fitted(self)
-        X, observed = self._validate_input(X, reset=False)
-        X, observed = X[:, self.modelled_features_], observed[:, self.modelled_features_]
-        return self._scaled(X, observed), observed
 
     # ------------------------------------------------------------ inference
     def _draws(self, X_scaled: np.ndarray, observed: np.ndarray, uniforms: Tensor,
