@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from ..amputation import mar_mask, mcar_mask, mnar_self_masking_mask
 from ..datasets import DATASET_NAMES, load_dataset, make_vfg_synthetic
 from ..density import CouplingFlowDensity, NAFDensity
-from ..impute import ACFlowImputer, FlowImputer, VFGImputer
+from ..impute import ACFlowImputer, FlowImputer, VAEImputer, VFGImputer
 from .baselines import baseline_imputers
 from .memory import peak_memory
 from .report import to_markdown
@@ -114,6 +114,7 @@ def imputers(seed: int, epochs: int | None,
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
             missing_mechanism="self-masking", device=device, random_state=seed, **em_cap),
         "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
+        "VAEImputer": lambda: VAEImputer(device=device, random_state=seed, **cap),
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
             **WIDER_LATENT, random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
@@ -125,7 +126,7 @@ def imputers(seed: int, epochs: int | None,
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
-NAMED_ONLY = frozenset({"ACFlowImputer(spline)",
+NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "VAEImputer",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",
                         "VFGImputer(latent_dim=4, 6 couplings)"})
 
