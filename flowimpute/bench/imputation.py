@@ -162,7 +162,7 @@ FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)",
                       "FlowImputer(NAF+Coupling x3)",
                       "FlowImputer(NAF+Coupling x3, neighbour starts)",
                       "FlowImputer(NAF, self-masking)",
-                      "VFGImputer")
+                      "VFGImputer", "VAEImputer")
 
 
 def jobs_for(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[float],
