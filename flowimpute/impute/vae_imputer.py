@@ -70,7 +70,7 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         ``"train_loss"`` and ``"validation_loss"``: the negative bound per
         observed entry, per epoch.
     n_iter_ : int
-    mean_noise_ : ndarray of shape (n_draws, latent_dim_)
+    mean_noise_ : ndarray of shape (n_draws, ``latent_dim_``)
         The posterior noise of imputation and scoring.
     {imputer_attributes}
 
@@ -234,7 +234,7 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, latent_dim_)
+        Z : ndarray of shape (n_samples, ``latent_dim_``)
         """
         X_scaled, observed = self._modelled_input(X)
 
