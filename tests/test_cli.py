@@ -19,7 +19,7 @@ def test_quick_bench_writes_its_report(tmp_path, capsys):
         "GaussianMixture(1)", "GaussianMixture(10)", "KernelDensity(CV)"}
     assert density["test_loglik"].notna().all()
     runs = pd.read_csv(tmp_path / "imputation.csv")
-    assert {"FlowImputer(NAF)", "VFGImputer", "median", "KNN(k=3)", "MICE(5)",
+    assert {"FlowImputer(NAF)", "VFGImputer", "median", "KNN(k=3)", "MICE(5)", "GAIN",
             "MissForest(ExtraTrees)"} <= set(runs["method"])
     assert set(runs["mechanism"]) == {"MCAR", "MNAR"}
     self_masking = runs["method"] == "FlowImputer(NAF, self-masking)"

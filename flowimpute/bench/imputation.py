@@ -55,6 +55,7 @@ from ..datasets import DATASET_NAMES, load_dataset, make_vfg_synthetic
 from ..density import CouplingFlowDensity, NAFDensity
 from ..impute import ACFlowImputer, FlowImputer, VAEImputer, VFGImputer
 from .baselines import baseline_imputers
+from .gain import GAINImputer
 from .memory import peak_memory
 from .report import to_markdown
 from .vfg_paper import WIDER_LATENT
@@ -84,12 +85,21 @@ def load_table(name: str, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
 _DEFAULT_EM_EPOCHS = FlowImputer().em_epochs
 
 
+#: GAIN's iterations per epoch of the cap in capped runs (an epoch of a
+#: 1,000-row table is about 8 minibatches of 128 for the flows; GAIN takes
+#: more, smaller steps, and its paper 10,000 in all).
+GAIN_ITERATIONS_PER_EPOCH = 200
+
+
 def imputers(seed: int, epochs: int | None,
              device: str = "auto") -> dict[str, Callable[[], object]]:
     """Factories of every compared imputer. ``epochs`` caps the flows'
-    training epochs, and FlowImputer's epochs per EM round (None: each
-    estimator's default)."""
+    training epochs, FlowImputer's epochs per EM round and GAIN's iterations
+    (:data:`GAIN_ITERATIONS_PER_EPOCH` per epoch; None: each estimator's
+    default)."""
     cap = {} if epochs is None else {"max_epochs": epochs}
+    gain_cap = {} if epochs is None else {
+        "n_iterations": min(GAINImputer().n_iterations, GAIN_ITERATIONS_PER_EPOCH * epochs)}
     em_cap = {} if epochs is None else {"em_epochs": min(epochs, _DEFAULT_EM_EPOCHS)}
     return {
         "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
@@ -118,6 +128,7 @@ def imputers(seed: int, epochs: int | None,
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
             **WIDER_LATENT, random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
+        "GAIN": lambda: GAINImputer(random_state=seed, **gain_cap),
     }
 
 
