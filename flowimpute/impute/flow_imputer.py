@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._base import draw_seed
 from ..inference.conditional import FlowConditional
+from ..inference.missingness import SelfMaskingModel
 from ..inference.selection import hide_observed_entries
 from ..preprocessing.codec import ColumnCodec
 from ._base import BaseFlowImputer
@@ -21,7 +22,6 @@ from ._choices import (
     mean_weight_rows,
 )
 from ._em import InitialFill, density_templates, fit_by_em
-from ._missingness import SelfMaskingModel
 
 
 class FlowImputer(BaseFlowImputer):

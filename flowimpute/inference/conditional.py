@@ -42,7 +42,7 @@ class FlowConditional:
         ``chunks(n_rows)``: the row slices to process at once.
     missingness : object with ``log_prob_of_gaps(z, gaps)``, or None
         A missing-not-at-random model whose log-probability of the gaps is
-        added to every density's (see :mod:`flowimpute.impute._missingness`).
+        added to every density's (see :mod:`flowimpute.inference.missingness`).
     """
 
     densities: Sequence
