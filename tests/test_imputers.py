@@ -29,6 +29,9 @@ IMPUTERS = {
     "vae_planar_student": lambda **kw: VAEImputer(**{**dict(
         hidden_dims=(8,), likelihood="student_t", posterior_flow="planar", n_flow_layers=2,
         n_importance=3, n_draws=5, max_epochs=3, random_state=0), **kw}),
+    "vae_self_masking": lambda **kw: VAEImputer(**{**dict(
+        hidden_dims=(8,), missing_mechanism="self-masking", n_importance=3, n_draws=5,
+        max_epochs=3, random_state=0), **kw}),
     "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
                                       **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(

@@ -88,6 +88,24 @@ def test_flow_posteriors_fit_and_impute(gaussian, posterior_flow):
     assert np.isfinite(imputer.score_samples(X_missing[:20])).all()
 
 
+def test_self_masking_learns_which_values_go_missing():
+    """Values above the mean of the first two columns go missing; the
+    learned slopes say so, and the imputations move above the mean where
+    an at-random model stays near it."""
+    rng = np.random.RandomState(0)
+    X = rng.multivariate_normal(np.zeros(3), COV, 1500)
+    gaps = (X > 0) & (rng.rand(*X.shape) < 0.6) & (np.arange(3) < 2)
+    X_missing = np.where(gaps, np.nan, X)
+    self_masking = VAEImputer(missing_mechanism="self-masking", max_epochs=60,
+                              random_state=0).fit(X_missing)
+    coef = self_masking.module_.missingness.coef.detach().numpy()
+    assert coef[0] > 0.3 and coef[1] > 0.3 and abs(coef[2]) < 0.2
+    at_random = VAEImputer(max_epochs=60, random_state=0).fit(X_missing)
+    errors = [np.sqrt(np.mean((imputer.transform(X_missing)[gaps] - X[gaps]) ** 2))
+              for imputer in (self_masking, at_random)]
+    assert errors[0] < errors[1]
+
+
 def test_latent_dim_and_bad_settings():
     X = np.random.RandomState(0).normal(size=(60, 4))
     assert VAEImputer(latent_dim=3, max_epochs=1).fit(X).latent_dim_ == 3
@@ -95,3 +113,5 @@ def test_latent_dim_and_bad_settings():
         VAEImputer(likelihood="poisson").fit(X)
     with pytest.raises(ValueError, match="posterior_flow"):
         VAEImputer(posterior_flow="maf").fit(X)
+    with pytest.raises(ValueError, match="needs likelihood='gaussian'"):
+        VAEImputer(missing_mechanism="self-masking", likelihood="student_t").fit(X)

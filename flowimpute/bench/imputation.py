@@ -125,6 +125,8 @@ def imputers(seed: int, epochs: int | None,
             missing_mechanism="self-masking", device=device, random_state=seed, **em_cap),
         "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
         "VAEImputer": lambda: VAEImputer(device=device, random_state=seed, **cap),
+        "VAEImputer(self-masking)": lambda: VAEImputer(
+            missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
             **WIDER_LATENT, random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
@@ -134,10 +136,10 @@ def imputers(seed: int, epochs: int | None,
 
 #: Methods that assume missingness not at random: run in MNAR settings only,
 #: unless named in ``methods``.
-MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)"})
+MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
-NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "VAEImputer",
+NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",
                         "VFGImputer(latent_dim=4, 6 couplings)"})
 
@@ -173,7 +175,7 @@ FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)",
                       "FlowImputer(NAF+Coupling x3)",
                       "FlowImputer(NAF+Coupling x3, neighbour starts)",
                       "FlowImputer(NAF, self-masking)",
-                      "VFGImputer", "VAEImputer")
+                      "VFGImputer", "VAEImputer", "VAEImputer(self-masking)")
 
 
 def jobs_for(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[float],

@@ -55,6 +55,14 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         Importance draws per row in the training bound.
     n_draws : int, default=200
         Importance draws per row for imputation and scoring.
+    missing_mechanism : {{"mar", "self-masking"}}, default="mar"
+        "self-masking" learns, jointly with the VAE, a logistic model of each
+        column's probability of being missing given its own value (values
+        missing not at random, as in not-MIWAE, Ipsen et al. 2021): every
+        posterior draw also draws the missing entries, and the bound is on
+        ``log p(x_obs, mask)``. The conditional mean is then the weighted
+        mean of the drawn entries, and ``score_samples`` includes the log-
+        probability of the mask. Needs ``likelihood="gaussian"``.
     {training}
     {imputer}
     {table}
@@ -72,6 +80,8 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     n_iter_ : int
     mean_noise_ : ndarray of shape (n_draws, ``latent_dim_``)
         The posterior noise of imputation and scoring.
+    completion_noise_ : ndarray of shape (n_draws, n_modelled_features)
+        The noise of the missing entries' draws under ``"self-masking"``.
     {imputer_attributes}
 
     Examples
@@ -96,12 +106,14 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "n_flow_layers": [Interval(Integral, 1, None, closed="left")],
         "n_importance": [Interval(Integral, 1, None, closed="left")],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "missing_mechanism": [StrOptions({"mar", "self-masking"})],
     }
 
     parameters = {
         "latent_dim": "auto", "hidden_dims": (128, 128), "activation": "tanh",
         "likelihood": "gaussian", "posterior_flow": "none", "n_flow_layers": 4,
-        "n_importance": 20, "n_draws": 200, "max_epochs": 200, "batch_size": "auto",
+        "n_importance": 20, "n_draws": 200, "missing_mechanism": "mar", "max_epochs": 200,
+        "batch_size": "auto",
         "learning_rate": 1e-3, "weight_decay": 0.0, "validation_fraction": 0.1,
         "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
     }
@@ -113,9 +125,11 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                             else self.latent_dim)
         self.module_ = MIWAE(n_columns, self.latent_dim_, check_hidden_dims(self.hidden_dims),
                              self.activation, self.likelihood, self.posterior_flow,
-                             self.n_flow_layers).to(device=self.device_, dtype=self.dtype_)
-        self.mean_noise_ = np.random.RandomState(seed).standard_normal(
-            (self.n_draws, self.latent_dim_))
+                             self.n_flow_layers, self.missing_mechanism == "self-masking",
+                             ).to(device=self.device_, dtype=self.dtype_)
+        rng = np.random.RandomState(seed)
+        self.mean_noise_ = rng.standard_normal((self.n_draws, self.latent_dim_))
+        self.completion_noise_ = rng.standard_normal((self.n_draws, n_columns))
         values = self._to_tensor(self._model_values(X_scaled, observed))
         observed_tensor = torch.as_tensor(observed, device=self.device_)
         train_rows, validation_rows = self._split_validation(values.shape[0], seed)
@@ -136,8 +150,8 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     # ------------------------------------------------------------ inference
     def _fixed_draws(self, values: Tensor, observed: Tensor):
-        noise = self._to_tensor(self.mean_noise_)[:, None, :]
-        return self.module_.draws(values, observed, noise)
+        return self.module_.draws(values, observed, self._to_tensor(self.mean_noise_)[:, None],
+                                  self._to_tensor(self.completion_noise_)[:, None])
 
     def _to_columns(self, model_values: np.ndarray) -> np.ndarray:
         """Model coordinates -> standardized columns within the imputation range."""
@@ -148,7 +162,7 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         """The conditional mean by self-normalized importance sampling."""
         def conditional_mean(values: Tensor, mask: Tensor) -> Tensor:
             draws = self._fixed_draws(values, mask)
-            return (draws.weights().unsqueeze(-1) * draws.loc).sum(0)
+            return (draws.weights().unsqueeze(-1) * draws.imputation_values()).sum(0)
 
         with torch.no_grad():
             means = self._map_chunks(conditional_mean, self._model_values(X_scaled, observed),
@@ -192,6 +206,9 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             chosen = torch.multinomial(draws.weights().T, n_imputations, replacement=True)
             samples = []
             for pick in chosen.T:
+                if draws.completed is not None:      # the draw that was weighted
+                    samples.append(draws.completed[pick, rows])
+                    continue
                 degrees = (None if draws.degrees_of_freedom is None
                            else draws.degrees_of_freedom[pick, rows])
                 samples.append(self.module_.sample_columns(

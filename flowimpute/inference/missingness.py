@@ -46,3 +46,32 @@ class SelfMaskingModel:
 
         logits = z * tensor(self.coef) + tensor(self.intercept)
         return (logsigmoid(logits) * gaps).sum(1)
+
+
+class LearnedSelfMasking(torch.nn.Module):
+    """The same self-masking model with trainable slopes and intercepts, for
+    models that learn it jointly with the data's density (not-MIWAE, Ipsen
+    et al. 2021): ``log p(m | x)`` of whole rows, so that a bound on
+    ``log p(x_obs, m)`` can be maximized over both.
+
+    Parameters
+    ----------
+    n_features : int
+    """
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.coef = torch.nn.Parameter(torch.zeros(n_features))
+        self.intercept = torch.nn.Parameter(torch.zeros(n_features))
+
+    def log_prob(self, x: Tensor, gaps: Tensor) -> Tensor:
+        """``log p(m | x)`` summed over the last dimension, for completed
+        rows ``x`` and their missing mask ``gaps`` (broadcast together)."""
+        logits = x * self.coef + self.intercept
+        gaps = gaps.to(x.dtype)
+        return (gaps * logsigmoid(logits) + (1 - gaps) * logsigmoid(-logits)).sum(-1)
+
+    def as_model(self) -> SelfMaskingModel:
+        """The fitted slopes and intercepts as a :class:`SelfMaskingModel`."""
+        return SelfMaskingModel(self.coef.detach().cpu().double().numpy(),
+                                self.intercept.detach().cpu().double().numpy())

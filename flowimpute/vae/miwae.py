@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..inference.missingness import LearnedSelfMasking
 from ..nn.mlp import make_mlp
 from ..transforms import Compose, Planar, ResidualBlock, Transform
 
@@ -51,6 +52,13 @@ class ImportanceDraws:
     loc: Tensor
     scale: Tensor
     degrees_of_freedom: Tensor | None
+    completed: Tensor | None = None
+
+    def imputation_values(self) -> Tensor:
+        """Per draw, the values whose weighted mean is the conditional mean:
+        the decoded locations, or under a missingness model (whose weight
+        depends on the missing values themselves) the drawn completions."""
+        return self.loc if self.completed is None else self.completed
 
     def bound(self) -> Tensor:
         """The importance-weighted bound on ``log p(x_o)`` of each row."""
@@ -76,12 +84,20 @@ class MIWAE(nn.Module):
     posterior_flow : {"none", "planar", "residual"}
     n_flow_layers : int
         Layers of the posterior flow, whose context is the encoder's output.
+    self_masking : bool, default=False
+        Learn a self-masking missingness model jointly (not-MIWAE, Ipsen et
+        al. 2021): each draw of ``z`` also draws the missing entries, and the
+        weight gains ``log p(m | x)``. Needs the Gaussian likelihood.
     """
 
     def __init__(self, n_features: int, latent_dim: int, hidden_dims: Sequence[int],
                  activation: str, likelihood: str, posterior_flow: str,
-                 n_flow_layers: int) -> None:
+                 n_flow_layers: int, self_masking: bool = False) -> None:
         super().__init__()
+        if self_masking and likelihood != "gaussian":
+            raise ValueError("the self-masking missingness model needs likelihood='gaussian' "
+                             "(its fixed draws of the missing entries are Gaussian).")
+        self.missingness = LearnedSelfMasking(n_features) if self_masking else None
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.encoder = make_mlp(2 * n_features, hidden_dims, 2 * latent_dim, activation,
@@ -107,14 +123,15 @@ class MIWAE(nn.Module):
 
     def column_log_likelihood(self, x: Tensor, loc: Tensor, scale: Tensor,
                               degrees_of_freedom: Tensor | None) -> Tensor:
-        if degrees_of_freedom is None:
-            return torch.distributions.Normal(loc, scale).log_prob(x)
-        return torch.distributions.StudentT(degrees_of_freedom, loc, scale).log_prob(x)
+        return self._distribution(loc, scale, degrees_of_freedom).log_prob(x)
 
-    def draws(self, values: Tensor, observed: Tensor, noise: Tensor) -> ImportanceDraws:
+    def draws(self, values: Tensor, observed: Tensor, noise: Tensor,
+              completion_noise: Tensor | None = None) -> ImportanceDraws:
         """Importance draws for rows ``values`` (n, d) with mask ``observed``;
         ``noise`` (K, n or 1, latent) is the standard normal noise of the
-        posterior's base."""
+        posterior's base, ``completion_noise`` (K, n or 1, d) that of the
+        missing entries' draws under the missingness model (None: torch's
+        global RNG)."""
         observed_float = observed.to(values.dtype)
         filled = values * observed_float
         encoded = self.encoder(torch.cat([filled, observed_float], dim=1))
@@ -132,13 +149,23 @@ class MIWAE(nn.Module):
         loc, scale, degrees_of_freedom = self.decode(z)
         log_likelihood = (self.column_log_likelihood(values, loc, scale, degrees_of_freedom)
                           * observed_float).sum(-1)
-        return ImportanceDraws(z, log_likelihood + log_prior - log_q, loc, scale,
-                               degrees_of_freedom)
+        log_weights = log_likelihood + log_prior - log_q
+        completed = None
+        if self.missingness is not None:
+            drawn = (self._distribution(loc, scale, degrees_of_freedom).rsample()
+                     if completion_noise is None else loc + scale * completion_noise)
+            completed = values * observed_float + drawn * (1 - observed_float)
+            log_weights = log_weights + self.missingness.log_prob(completed, ~observed)
+        return ImportanceDraws(z, log_weights, loc, scale, degrees_of_freedom, completed)
+
+    @staticmethod
+    def _distribution(loc: Tensor, scale: Tensor, degrees_of_freedom: Tensor | None):
+        if degrees_of_freedom is None:
+            return torch.distributions.Normal(loc, scale)
+        return torch.distributions.StudentT(degrees_of_freedom, loc, scale)
 
     def sample_columns(self, loc: Tensor, scale: Tensor,
                        degrees_of_freedom: Tensor | None) -> Tensor:
         """One draw of every column from its decoded likelihood (torch's
         global RNG: the caller seeds it)."""
-        if degrees_of_freedom is None:
-            return torch.distributions.Normal(loc, scale).sample()
-        return torch.distributions.StudentT(degrees_of_freedom, loc, scale).sample()
+        return self._distribution(loc, scale, degrees_of_freedom).sample()
