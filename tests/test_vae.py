@@ -77,11 +77,12 @@ def test_latent_mean_is_a_deterministic_representation(gaussian, fitted):
     np.testing.assert_allclose(Z[:10], fitted.latent_mean(X_missing[:10]), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("posterior_flow", ["planar", "residual"])
-def test_flow_posteriors_fit_and_impute(gaussian, posterior_flow):
+@pytest.mark.parametrize("posterior_flow, prior_flow", [
+    ("planar", "none"), ("residual", "none"), ("none", "residual"), ("planar", "planar")])
+def test_flow_posteriors_and_priors_fit_and_impute(gaussian, posterior_flow, prior_flow):
     X, X_missing, gaps = gaussian
-    imputer = VAEImputer(posterior_flow=posterior_flow, n_flow_layers=2, max_epochs=15,
-                         random_state=0).fit(X_missing[:800])
+    imputer = VAEImputer(posterior_flow=posterior_flow, prior_flow=prior_flow, n_flow_layers=2,
+                         max_epochs=15, random_state=0).fit(X_missing[:800])
     imputed = imputer.transform(X_missing[:800])
     error = np.sqrt(np.mean((imputed[gaps[:800]] - X[:800][gaps[:800]]) ** 2))
     assert error < 0.8          # the mean fill's error is about 1

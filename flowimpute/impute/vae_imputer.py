@@ -26,7 +26,7 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     ``n_importance`` draws per row: only observed entries are scored, so no
     fill is ever trained on. The encoder's Gaussian posterior may be followed
     by planar or residual layers conditioned on the encoder's output (a flow
-    posterior, which tightens the bound).
+    posterior, which tightens the bound), and the prior may be a flow.
 
     Imputation uses self-normalized importance sampling with ``n_draws``
     draws from the posterior: the conditional mean ``E[x_mis | x_obs]`` is
@@ -49,8 +49,12 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         of freedom, at least 3, per column and row).
     posterior_flow : {{"none", "planar", "residual"}}, default="none"
         Layers after the encoder's Gaussian.
+    prior_flow : {{"none", "planar", "residual"}}, default="none"
+        A flow prior over the latent code instead of ``N(0, I)``: ``z``'s
+        density is a standard normal's pushed through the inverse of the
+        layers.
     n_flow_layers : int, default=4
-        Layers of the posterior flow.
+        Layers of each flow (posterior, prior).
     n_importance : int, default=20
         Importance draws per row in the training bound.
     n_draws : int, default=200
@@ -103,6 +107,7 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "posterior_flow": [StrOptions(set(POSTERIOR_FLOWS))],
+        "prior_flow": [StrOptions(set(POSTERIOR_FLOWS))],
         "n_flow_layers": [Interval(Integral, 1, None, closed="left")],
         "n_importance": [Interval(Integral, 1, None, closed="left")],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
@@ -111,7 +116,8 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     parameters = {
         "latent_dim": "auto", "hidden_dims": (128, 128), "activation": "tanh",
-        "likelihood": "gaussian", "posterior_flow": "none", "n_flow_layers": 4,
+        "likelihood": "gaussian", "posterior_flow": "none",
+        "prior_flow": "none", "n_flow_layers": 4,
         "n_importance": 20, "n_draws": 200, "missing_mechanism": "mar", "max_epochs": 200,
         "batch_size": "auto",
         "learning_rate": 1e-3, "weight_decay": 0.0, "validation_fraction": 0.1,
@@ -125,7 +131,8 @@ class VAEImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                             else self.latent_dim)
         self.module_ = MIWAE(n_columns, self.latent_dim_, check_hidden_dims(self.hidden_dims),
                              self.activation, self.likelihood, self.posterior_flow,
-                             self.n_flow_layers, self.missing_mechanism == "self-masking",
+                             self.n_flow_layers, self.prior_flow,
+                             self.missing_mechanism == "self-masking",
                              ).to(device=self.device_, dtype=self.dtype_)
         rng = np.random.RandomState(seed)
         self.mean_noise_ = rng.standard_normal((self.n_draws, self.latent_dim_))

@@ -69,6 +69,18 @@ class ImportanceDraws:
         return torch.softmax(self.log_weights, dim=0)
 
 
+def _latent_flow(kind: str, latent_dim: int, n_layers: int,
+                 context_features: int) -> Transform | None:
+    """Planar or residual layers over the latent code (None for "none");
+    residual blocks compute their exact log-determinant (latent codes are small)."""
+    if kind == "planar":
+        return Compose(*(Planar(latent_dim, context_features) for _ in range(n_layers)))
+    if kind == "residual":
+        return Compose(*(ResidualBlock(latent_dim, (64,), context_features=context_features)
+                         for _ in range(n_layers)))
+    return None
+
+
 class MIWAE(nn.Module):
     """Encoder, decoder and optional flow posterior of a missing-data VAE.
 
@@ -83,7 +95,10 @@ class MIWAE(nn.Module):
         come from the decoder.
     posterior_flow : {"none", "planar", "residual"}
     n_flow_layers : int
-        Layers of the posterior flow, whose context is the encoder's output.
+        Layers of the posterior flow, whose context is the encoder's output,
+        and of the prior flow.
+    prior_flow : {"none", "planar", "residual"}, default="none"
+        A flow prior: ``log p(z) = log N(f(z)) + log |det df/dz|``.
     self_masking : bool, default=False
         Learn a self-masking missingness model jointly (not-MIWAE, Ipsen et
         al. 2021): each draw of ``z`` also draws the missing entries, and the
@@ -92,7 +107,8 @@ class MIWAE(nn.Module):
 
     def __init__(self, n_features: int, latent_dim: int, hidden_dims: Sequence[int],
                  activation: str, likelihood: str, posterior_flow: str,
-                 n_flow_layers: int, self_masking: bool = False) -> None:
+                 n_flow_layers: int, prior_flow: str = "none",
+                 self_masking: bool = False) -> None:
         super().__init__()
         if self_masking and likelihood != "gaussian":
             raise ValueError("the self-masking missingness model needs likelihood='gaussian' "
@@ -105,13 +121,15 @@ class MIWAE(nn.Module):
         n_outputs = 3 if likelihood == "student_t" else 2
         self.decoder = make_mlp(latent_dim, hidden_dims, n_outputs * n_features, activation,
                                 zero_last=False)
-        self.flow: Transform | None = None
-        context = 2 * latent_dim
-        if posterior_flow == "planar":
-            self.flow = Compose(*(Planar(latent_dim, context) for _ in range(n_flow_layers)))
-        elif posterior_flow == "residual":
-            self.flow = Compose(*(ResidualBlock(latent_dim, (64,), context_features=context)
-                                  for _ in range(n_flow_layers)))
+        self.flow = _latent_flow(posterior_flow, latent_dim, n_flow_layers, 2 * latent_dim)
+        self.prior_flow = _latent_flow(prior_flow, latent_dim, n_flow_layers, 0)
+
+    def _log_prior(self, z: Tensor) -> Tensor:
+        if self.prior_flow is None:
+            return torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        u, log_det = self.prior_flow(z.reshape(-1, z.shape[-1]))
+        log_base = torch.distributions.Normal(0.0, 1.0).log_prob(u).sum(-1)
+        return (log_base + log_det).view(z.shape[:-1])
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """Location, scale and degrees of freedom of every column given ``z``."""
@@ -145,7 +163,7 @@ class MIWAE(nn.Module):
             z_flat, log_det = self.flow(z.reshape(n_draws * n_rows, -1), context)
             z = z_flat.view(n_draws, n_rows, -1)
             log_q = log_q - log_det.view(n_draws, n_rows)
-        log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_prior = self._log_prior(z)
         loc, scale, degrees_of_freedom = self.decode(z)
         log_likelihood = (self.column_log_likelihood(values, loc, scale, degrees_of_freedom)
                           * observed_float).sum(-1)
