@@ -11,6 +11,7 @@ from flowimpute import (
     CouplingFlowDensity,
     FlowImputer,
     NAFDensity,
+    VAEImputer,
     VFGImputer,
 )
 from flowimpute.datasets import load_mixed
@@ -24,6 +25,7 @@ IMPUTERS = {
                                      random_state=0, **kw),
     "vfg": lambda **kw: VFGImputer(max_epochs=10, n_gap_steps=0, section_size=4,
                                    random_state=0, **kw),
+    "vae": lambda **kw: VAEImputer(max_epochs=15, random_state=0, **kw),
 }
 DENSITIES = {
     "coupling": lambda **kw: CouplingFlowDensity(**{"max_epochs": 30, "random_state": 0, **kw}),
