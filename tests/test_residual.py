@@ -87,6 +87,29 @@ def test_block_jacobian_follows_the_graph(hidden_dims):
         assert (jacobian[allowed].abs() > 1e-12).all()
 
 
+def test_context_graph_masks_the_context_too():
+    """A generating graphical block: output i depends on the features
+    allowed by the DAG and on the context features with an edge into i only."""
+    edges = np.zeros((3, 5), dtype=bool)
+    edges[[0, 0, 1], [1, 2, 4]] = True
+    block = _perturbed_block(ResidualBlock(5, (16,), adjacency=SMALL_DAG, context_features=3,
+                                           context_adjacency=edges))
+    generator = torch.Generator().manual_seed(6)
+    row = torch.randn(5, generator=generator, dtype=torch.float64)
+    context = torch.randn(3, generator=generator, dtype=torch.float64)
+    by_context = torch.autograd.functional.jacobian(
+        lambda c: block(row.unsqueeze(0), c.unsqueeze(0))[0].squeeze(0), context)
+    allowed = torch.as_tensor(edges).T
+    assert (by_context[~allowed] == 0).all() and (by_context[allowed].abs() > 1e-12).all()
+    by_row = _block_jacobian(block, row, context.unsqueeze(0))
+    assert (by_row[~_allowed(SMALL_DAG)] == 0).all()
+    with pytest.raises(ValueError, match="context graph must have shape"):
+        ResidualBlock(5, (16,), adjacency=SMALL_DAG, context_features=3,
+                      context_adjacency=edges[:, :4])
+    with pytest.raises(ValueError, match="needs a graph over the features"):
+        ResidualBlock(5, (16,), context_features=3, context_adjacency=edges)
+
+
 def test_block_jacobian_follows_ecoli70():
     network = load_bayesian_network("ecoli70")
     n_nodes = len(network.nodes)

@@ -168,6 +168,10 @@ def test_flags_say_what_a_transform_can_do(transform):
 
 # ------------------------------------------------ transforms given a context
 N_CONTEXT = 3
+#: Edges from the three context features to the five features:
+#: context 0 -> 1, 2; context 1 -> 4; context 2 -> none.
+CONTEXT_EDGES = np.zeros((N_CONTEXT, N_FEATURES), dtype=bool)
+CONTEXT_EDGES[[0, 0, 1], [1, 2, 4]] = True
 
 CONDITIONAL_TRANSFORMS = {
     "coupling": lambda: AffineCoupling([1, 0, 1, 0, 1], (8,), "tanh",
@@ -181,6 +185,9 @@ CONDITIONAL_TRANSFORMS = {
     "residual": lambda: ResidualBlock(N_FEATURES, (16,), context_features=N_CONTEXT),
     "residual_graph": lambda: ResidualBlock(N_FEATURES, (16,), adjacency=SMALL_DAG,
                                             context_features=N_CONTEXT),
+    "residual_graph_context_graph": lambda: ResidualBlock(
+        N_FEATURES, (16,), adjacency=SMALL_DAG, context_features=N_CONTEXT,
+        context_adjacency=CONTEXT_EDGES),
     "planar": lambda: Planar(N_FEATURES, context_features=N_CONTEXT),
     "compose": lambda: Compose(
         AffineConstant(N_FEATURES), LULinear(N_FEATURES),

@@ -174,10 +174,16 @@ class LipschitzMLP(nn.Module):
     allowed : Tensor of bool, shape (n_features, n_features), optional
         ``allowed[i, j]``: output ``i`` may depend on input ``j``.
     context_features : int, default=0
+    allowed_context : Tensor of bool, shape (n_features, context_features), optional
+        With ``allowed``: ``allowed_context[i, c]``, output ``i`` may depend
+        on context feature ``c`` (the generating graphical flows of
+        SIReN-VAE, whose context is the observation). By default every
+        output may depend on the whole context.
     """
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int], lipschitz: float,
-                 allowed: Tensor | None = None, context_features: int = 0) -> None:
+                 allowed: Tensor | None = None, context_features: int = 0,
+                 allowed_context: Tensor | None = None) -> None:
         super().__init__()
         hidden_dims = list(hidden_dims)
         if not hidden_dims:
@@ -185,14 +191,29 @@ class LipschitzMLP(nn.Module):
         if not 0 < lipschitz < 1:
             raise ValueError(f"lipschitz must lie in (0, 1), got {lipschitz}.")
         widths = [n_features, *hidden_dims, n_features]
+        context_mask = torch.ones(hidden_dims[0], context_features)
         if allowed is None:
+            if allowed_context is not None:
+                raise ValueError("a graph over the context needs a graph over the features.")
             masks: list[Tensor | None] = [None] * (len(widths) - 1)
         else:
-            if min(hidden_dims) < _n_required(allowed):
+            full = allowed
+            if context_features:
+                allowed_context = (torch.ones(n_features, context_features, dtype=torch.bool)
+                                   if allowed_context is None
+                                   else torch.as_tensor(allowed_context, dtype=torch.bool))
+                if allowed_context.shape != (n_features, context_features):
+                    raise ValueError(
+                        f"the context graph must have shape ({n_features}, {context_features}),"
+                        f" got {tuple(allowed_context.shape)}.")
+                full = torch.cat([allowed, allowed_context], dim=1)
+            if min(hidden_dims) < _n_required(full):
                 raise ValueError(
-                    f"the graph gives {_n_required(allowed)} distinct parent sets; every hidden "
+                    f"the graph gives {_n_required(full)} distinct parent sets; every hidden "
                     f"layer needs at least that many units, got hidden_dims={tuple(hidden_dims)}.")
-            masks = layer_masks(_graph_unit_sets(allowed), hidden_dims, allowed)
+            masks = layer_masks(_graph_unit_sets(full, n_features), hidden_dims, full)
+            context_mask = masks[0][:, n_features:].float()
+            masks[0] = masks[0][:, :n_features]
         coefficient = lipschitz ** (1.0 / (len(widths) - 1))
         self.layers = nn.ModuleList(
             SpectralNormLinear(n_in, n_out, coefficient, mask)
@@ -201,6 +222,7 @@ class LipschitzMLP(nn.Module):
         self.context_features = context_features
         self.context_layer = (nn.Linear(context_features, hidden_dims[0], bias=False)
                               if context_features else None)
+        self.register_buffer("context_mask", context_mask)
 
     def weights(self) -> list[Tensor]:
         """The effective weights (one power-iteration step each in training mode)."""
@@ -218,7 +240,8 @@ class LipschitzMLP(nn.Module):
                 if context is None:
                     raise ValueError(f"this network needs a context of "
                                      f"{self.context_features} features.")
-                pre_activation = pre_activation + self.context_layer(context)
+                pre_activation = pre_activation + F.linear(
+                    context, self.context_layer.weight * self.context_mask)
             hidden, slope = activation(pre_activation)
             slopes.append(slope)
         output = F.linear(hidden, weights[-1], self.layers[-1].bias)
@@ -231,11 +254,13 @@ class LipschitzMLP(nn.Module):
                              for weight in self.weights())
 
 
-def _graph_unit_sets(allowed: Tensor) -> Tensor:
+def _graph_unit_sets(allowed: Tensor, n_features: int) -> Tensor:
     """Hidden-unit input sets: each distinct row of ``allowed`` (fewest
-    features first), then each single feature not already among them."""
+    inputs first), then each single feature (of the first ``n_features``
+    inputs; the others are context) not already among them."""
     rows: list[Tensor] = []
-    candidates = [*allowed, *torch.eye(allowed.shape[1], dtype=torch.bool)]
+    singles = torch.eye(n_features, allowed.shape[1], dtype=torch.bool)
+    candidates = [*allowed, *singles]
     for row in candidates:
         if row.any() and not any(torch.equal(row, seen) for seen in rows):
             rows.append(row)

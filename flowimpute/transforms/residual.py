@@ -67,6 +67,11 @@ class ResidualBlock(Transform):
         The estimator's probability ``p`` of stopping after each further term.
     context_features : int, default=0
         Width of a context that shifts the first hidden layer of ``g``.
+    context_adjacency : array-like of bool, shape (context_features, n_features), optional
+        With ``adjacency``: ``context_adjacency[c, i]`` for an edge from
+        context feature ``c`` to feature ``i``, so that output ``i`` depends
+        on those context features only (a generating graphical flow
+        conditioned on an observation). By default the whole context.
     inverse_tol : float, default=1e-10
     max_inverse_iter : int, default=2000
     """
@@ -75,7 +80,8 @@ class ResidualBlock(Transform):
                  adjacency: Tensor | None = None, lipschitz: float = 0.97,
                  log_det: str = "exact", n_exact_terms: int = 2,
                  roulette_probability: float = 0.5, context_features: int = 0,
-                 inverse_tol: float = 1e-10, max_inverse_iter: int = 2000) -> None:
+                 context_adjacency: Tensor | None = None, inverse_tol: float = 1e-10,
+                 max_inverse_iter: int = 2000) -> None:
         super().__init__()
         if log_det not in LOG_DET_MODES:
             raise ValueError(f"log_det must be one of {LOG_DET_MODES}, got {log_det!r}.")
@@ -87,8 +93,11 @@ class ResidualBlock(Transform):
         if adjacency is not None:
             adjacency = torch.as_tensor(adjacency, dtype=torch.bool)
             allowed = adjacency.T | torch.eye(n_features, dtype=torch.bool)
+        allowed_context = None
+        if context_adjacency is not None:
+            allowed_context = torch.as_tensor(context_adjacency, dtype=torch.bool).T
         self.network = LipschitzMLP(n_features, hidden_dims, lipschitz, allowed,
-                                    context_features)
+                                    context_features, allowed_context)
         self.log_det = log_det
         self.n_exact_terms = n_exact_terms
         self.roulette_probability = roulette_probability
