@@ -120,10 +120,10 @@ def test_block_jacobian_follows_ecoli70():
     jacobian = _block_jacobian(block, row)
     assert (jacobian[~allowed] == 0).all()
     assert (jacobian[allowed].abs() > 1e-12).all()
-    identity = torch.eye(n_nodes, dtype=torch.float64)
     _, log_det = block(row.unsqueeze(0))
-    torch.testing.assert_close(log_det[0], torch.linalg.slogdet(jacobian)[1])
-    assert torch.linalg.slogdet(jacobian - identity + identity)[0] == 1
+    sign, expected = torch.linalg.slogdet(jacobian)
+    torch.testing.assert_close(log_det[0], expected)
+    assert sign == 1
 
 
 def test_graphical_flow_maps_each_feature_from_its_ancestors_only():
@@ -237,7 +237,6 @@ def test_planar_flow_beats_a_diagonal_gaussian_on_a_curved_density():
     X = np.column_stack([x, 0.5 * x ** 2 + 0.3 * rng.normal(size=3000)])
     flow = PlanarFlowDensity(n_layers=16, max_epochs=40, random_state=0).fit(X[:2000])
     diagonal = multivariate_normal(X[:2000].mean(0), np.diag(X[:2000].var(0)))
-    # Measured: 0.27 nats above the Gaussian, 0.5 below the truth (-1.63).
     assert flow.score(X[2000:]) > diagonal.logpdf(X[2000:]).mean() + 0.2
     samples = flow.sample(10, random_state=0)
     assert samples.shape == (10, 2) and np.isfinite(samples).all()

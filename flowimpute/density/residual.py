@@ -111,9 +111,6 @@ class ResidualFlowDensity(BaseFlowDensity):
 
     def _build_flow(self, X_train: np.ndarray, seed: int) -> Flow:
         hidden_dims = check_hidden_dims(self.hidden_dims)
-        if not hidden_dims:
-            raise ValueError("hidden_dims must name at least one hidden layer for a residual "
-                             "block's network.")
         self.adjacency_ = None if self.adjacency is None else check_adjacency(
             self.adjacency, getattr(self, "feature_names_in_", None), self.n_features_in_)
         n_coordinates = X_train.shape[1]

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .masked import layer_masks
+from .masked import hidden_input_sets, layer_masks
 
 #: Power-iteration steps per training forward pass (persistent vectors, as
 #: in Miyato et al.'s spectral normalization: the estimate tracks the weight).
@@ -207,9 +207,10 @@ class LipschitzMLP(nn.Module):
                         f"the context graph must have shape ({n_features}, {context_features}),"
                         f" got {tuple(allowed_context.shape)}.")
                 full = torch.cat([allowed, allowed_context], dim=1)
-            if min(hidden_dims) < _n_required(full):
+            n_parent_sets = len(hidden_input_sets(full))   # rows are never empty: i in row i
+            if min(hidden_dims) < n_parent_sets:
                 raise ValueError(
-                    f"the graph gives {_n_required(full)} distinct parent sets; every hidden "
+                    f"the graph gives {n_parent_sets} distinct parent sets; every hidden "
                     f"layer needs at least that many units, got hidden_dims={tuple(hidden_dims)}.")
             masks = layer_masks(_graph_unit_sets(full, n_features), hidden_dims, full)
             context_mask = masks[0][:, n_features:].float()
@@ -255,20 +256,11 @@ class LipschitzMLP(nn.Module):
 
 
 def _graph_unit_sets(allowed: Tensor, n_features: int) -> Tensor:
-    """Hidden-unit input sets: each distinct row of ``allowed`` (fewest
-    inputs first), then each single feature (of the first ``n_features``
-    inputs; the others are context) not already among them."""
-    rows: list[Tensor] = []
-    singles = torch.eye(n_features, allowed.shape[1], dtype=torch.bool)
-    candidates = [*allowed, *singles]
-    for row in candidates:
-        if row.any() and not any(torch.equal(row, seen) for seen in rows):
-            rows.append(row)
-    n_required = _n_required(allowed)
-    required = sorted(rows[:n_required], key=lambda row: int(row.sum()))
-    return torch.stack(required + rows[n_required:])
-
-
-def _n_required(allowed: Tensor) -> int:
-    """The distinct rows of ``allowed``: sets some hidden unit must carry."""
-    return len({tuple(row.tolist()) for row in allowed if row.any()})
+    """Hidden-unit input sets: the distinct rows of ``allowed`` (fewest
+    inputs first, :func:`hidden_input_sets`), then each single feature (of
+    the first ``n_features`` inputs; the others are context) not already
+    among them."""
+    rows = hidden_input_sets(allowed)
+    singles = [single for single in torch.eye(n_features, allowed.shape[1], dtype=torch.bool)
+               if not any(torch.equal(single, row) for row in rows)]
+    return torch.cat([rows, torch.stack(singles)]) if singles else rows

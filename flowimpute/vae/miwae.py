@@ -118,9 +118,10 @@ class MIWAE(nn.Module):
         self.likelihood = likelihood
         self.encoder = make_mlp(2 * n_features, hidden_dims, 2 * latent_dim, activation,
                                 zero_last=False)
-        n_outputs = 3 if likelihood == "student_t" else 2
-        self.decoder = make_mlp(latent_dim, hidden_dims, n_outputs * n_features, activation,
-                                zero_last=False)
+        # Location and scale of every column, and Student-t's degrees of freedom.
+        self.outputs_per_column = 3 if likelihood == "student_t" else 2
+        self.decoder = make_mlp(latent_dim, hidden_dims, self.outputs_per_column * n_features,
+                                activation, zero_last=False)
         self.flow = _latent_flow(posterior_flow, latent_dim, n_flow_layers, 2 * latent_dim)
         self.prior_flow = _latent_flow(prior_flow, latent_dim, n_flow_layers, 0)
 
@@ -133,7 +134,7 @@ class MIWAE(nn.Module):
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """Location, scale and degrees of freedom of every column given ``z``."""
-        out = self.decoder(z).unflatten(-1, (-1, 3 if self.likelihood == "student_t" else 2))
+        out = self.decoder(z).unflatten(-1, (-1, self.outputs_per_column))
         loc, scale = out[..., 0], F.softplus(out[..., 1]) + MIN_SCALE
         if self.likelihood == "student_t":
             return loc, scale, F.softplus(out[..., 2]) + MIN_DEGREES_OF_FREEDOM
