@@ -149,6 +149,12 @@ class LinearGaussianNetwork:
             X[:, node] = self.intercepts[node] + X @ self.weights[:, node] + noise[:, node]
         return pd.DataFrame(X, columns=self.nodes)
 
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The joint Gaussian's mean and covariance: ``x = A (b + e)`` with
+        ``A = (I - weights^T)^-1``."""
+        mixing = np.linalg.inv(np.eye(len(self.nodes)) - self.weights.T)
+        return mixing @ self.intercepts, (mixing * self.variances) @ mixing.T
+
     def log_density(self, X) -> np.ndarray:
         """The true log-density of each row: the sum of its nodes' Gaussian conditionals."""
         X = np.asarray(X, dtype=np.float64)
