@@ -69,6 +69,22 @@ def test_score_is_a_bound_close_to_the_true_marginal(gaussian, fitted):
     assert truth - 0.1 < score < truth + 0.02
 
 
+def test_reconstruction_term_is_in_the_units_of_x():
+    """Rescaling the data leaves the standardized model unchanged, so both
+    per-row log-likelihoods move by -log(10) per observed entry."""
+    rng = np.random.RandomState(1)
+    X = rng.multivariate_normal(np.zeros(3), COV, 400)
+    X[::3, 1] = np.nan
+    settings = dict(hidden_dims=(16,), max_epochs=3, n_draws=20, random_state=0)
+    small, large = VAEImputer(**settings).fit(X), VAEImputer(**settings).fit(10 * X)
+    n_observed = (~np.isnan(X[:40])).sum(axis=1)
+    for method in ("reconstruction_log_likelihood", "score_samples"):
+        shift = getattr(small, method)(X[:40]) - getattr(large, method)(10 * X[:40])
+        np.testing.assert_allclose(shift, n_observed * np.log(10), rtol=1e-6)
+    assert not np.allclose(small.reconstruction_log_likelihood(X[:40]),
+                           small.score_samples(X[:40]))
+
+
 def test_latent_mean_is_a_deterministic_representation(gaussian, fitted):
     _, X_missing, _ = gaussian
     Z = fitted.latent_mean(X_missing[:50])
