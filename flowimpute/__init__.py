@@ -1,7 +1,7 @@
 """flowimpute: missing-value imputation and density estimation with normalizing flows."""
 
 from .density import CouplingFlowDensity, NAFDensity, PlanarFlowDensity, ResidualFlowDensity
-from .impute import ACFlowImputer, FlowImputer, VAEImputer, VFGImputer
+from .impute import ACFlowImputer, FlowImputer, SIReNVAE, VAEImputer, VFGImputer
 from .structure.mask_search import MaskSearch
 
 __version__ = "0.1.0.dev0"
@@ -14,6 +14,7 @@ __all__ = [
     "NAFDensity",
     "PlanarFlowDensity",
     "ResidualFlowDensity",
+    "SIReNVAE",
     "VAEImputer",
     "VFGImputer",
     "__version__",

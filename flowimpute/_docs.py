@@ -92,6 +92,32 @@ codec_ : ColumnCodec
     The map of the modelled columns to model coordinates
     (:class:`~flowimpute.preprocessing.codec.ColumnCodec`).
 """ + _FITTED,
+    "importance": """\
+likelihood : {{"gaussian", "student_t"}}, default={likelihood}
+    The decoder's per-column likelihood ("student_t" learns its degrees
+    of freedom, at least 3, per column and row).
+n_importance : int, default={n_importance}
+    Importance draws per row in the training bound.
+n_draws : int, default={n_draws}
+    Importance draws per row for imputation and scoring.
+missing_mechanism : {{"mar", "self-masking"}}, default={missing_mechanism}
+    "self-masking" learns, jointly with the VAE, a logistic model of each
+    column's probability of being missing given its own value (values
+    missing not at random, as in not-MIWAE, Ipsen et al. 2021): every
+    posterior draw also draws the missing entries, and the bound is on
+    ``log p(x_obs, mask)``. The conditional mean is then the weighted
+    mean of the drawn entries, and ``score_samples`` includes the log-
+    probability of the mask. Needs ``likelihood="gaussian"``.""",
+    "importance_attributes": """\
+latent_dim_ : int
+history_ : dict
+    ``"train_loss"`` and ``"validation_loss"``: the negative bound per
+    observed entry, per epoch.
+n_iter_ : int
+mean_noise_ : ndarray of shape (n_draws, ``latent_dim_``)
+    The posterior noise of imputation and scoring.
+completion_noise_ : ndarray of shape (n_draws, n_modelled_features)
+    The noise of the missing entries' draws under ``"self-masking"``.""",
     "base_distribution": """\
 base_distribution : {{"normal", "laplace", "mixture"}}, default={base_distribution}
     Distribution of the latent variables. "mixture": a mixture of

@@ -2,7 +2,8 @@
 
 from .acflow_imputer import ACFlowImputer
 from .flow_imputer import FlowImputer
+from .siren_vae import SIReNVAE
 from .vae_imputer import VAEImputer
 from .vfg_imputer import VFGImputer
 
-__all__ = ["ACFlowImputer", "FlowImputer", "VAEImputer", "VFGImputer"]
+__all__ = ["ACFlowImputer", "FlowImputer", "SIReNVAE", "VAEImputer", "VFGImputer"]

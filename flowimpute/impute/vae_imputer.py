@@ -40,9 +40,6 @@ class VAEImputer(ImportanceVAEImputer):
     hidden_dims : tuple of int, default=(128, 128)
         Hidden widths of the encoder and of the decoder.
     activation : {{"relu", "tanh", "silu", "elu"}}, default="tanh"
-    likelihood : {{"gaussian", "student_t"}}, default="gaussian"
-        The decoder's per-column likelihood ("student_t" learns its degrees
-        of freedom, at least 3, per column and row).
     posterior_flow : {{"none", "planar", "residual"}}, default="none"
         Layers after the encoder's Gaussian.
     prior_flow : {{"none", "planar", "residual"}}, default="none"
@@ -51,18 +48,7 @@ class VAEImputer(ImportanceVAEImputer):
         layers.
     n_flow_layers : int, default=4
         Layers of each flow (posterior, prior).
-    n_importance : int, default=20
-        Importance draws per row in the training bound.
-    n_draws : int, default=200
-        Importance draws per row for imputation and scoring.
-    missing_mechanism : {{"mar", "self-masking"}}, default="mar"
-        "self-masking" learns, jointly with the VAE, a logistic model of each
-        column's probability of being missing given its own value (values
-        missing not at random, as in not-MIWAE, Ipsen et al. 2021): every
-        posterior draw also draws the missing entries, and the bound is on
-        ``log p(x_obs, mask)``. The conditional mean is then the weighted
-        mean of the drawn entries, and ``score_samples`` includes the log-
-        probability of the mask. Needs ``likelihood="gaussian"``.
+    {importance}
     {training}
     {imputer}
     {table}
@@ -73,15 +59,7 @@ class VAEImputer(ImportanceVAEImputer):
     module_ : MIWAE
         The fitted encoder, decoder and posterior flow (standardized
         modelled columns).
-    latent_dim_ : int
-    history_ : dict
-        ``"train_loss"`` and ``"validation_loss"``: the negative bound per
-        observed entry, per epoch.
-    n_iter_ : int
-    mean_noise_ : ndarray of shape (n_draws, ``latent_dim_``)
-        The posterior noise of imputation and scoring.
-    completion_noise_ : ndarray of shape (n_draws, n_modelled_features)
-        The noise of the missing entries' draws under ``"self-masking"``.
+    {importance_attributes}
     {imputer_attributes}
 
     Examples
@@ -107,10 +85,9 @@ class VAEImputer(ImportanceVAEImputer):
 
     parameters = {
         "latent_dim": "auto", "hidden_dims": (128, 128), "activation": "tanh",
-        "likelihood": "gaussian", "posterior_flow": "none",
-        "prior_flow": "none", "n_flow_layers": 4,
-        "n_importance": 20, "n_draws": 200, "missing_mechanism": "mar", "max_epochs": 200,
-        "batch_size": "auto",
+        "posterior_flow": "none", "prior_flow": "none", "n_flow_layers": 4,
+        "likelihood": "gaussian", "n_importance": 20, "n_draws": 200,
+        "missing_mechanism": "mar", "max_epochs": 200, "batch_size": "auto",
         "learning_rate": 1e-3, "weight_decay": 0.0, "validation_fraction": 0.1,
         "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
     }
