@@ -7,7 +7,6 @@ import torch
 from scipy.stats import multivariate_normal
 
 from flowimpute import SIReNVAE
-from flowimpute.datasets import load_bayesian_network
 from flowimpute.structure.graphs import LinearGaussianNetwork
 from flowimpute.vae.siren import SIReNStructure, SIReNVAEModule
 
@@ -117,31 +116,38 @@ def _small_network() -> LinearGaussianNetwork:
                                  np.array([1.0, 0.5, 1.0, 0.2, 0.3, 0.2]))
 
 
-def test_fits_a_network_close_to_its_true_marginal_and_imputes():
+@pytest.fixture(scope="module")
+def small_network_data():
     network = _small_network()
-    columns, latent = NODES[3:], NODES[:3]
+    columns = NODES[3:]
     train = network.sample(1500, random_state=0)[columns]
     train = train.mask(np.random.RandomState(0).uniform(size=train.shape) < 0.2)
     test = network.sample(500, random_state=1)[columns]
-    model = SIReNVAE(edges=EDGES, latent_variables=latent, learning_rate=1e-2, n_draws=100,
-                     max_epochs=60, random_state=0).fit(train)
-    leaves = np.isin(network.nodes, columns)
-    mean, cov = network.moments()
-    truth = multivariate_normal(mean[leaves], cov[np.ix_(leaves, leaves)])
-    assert model.score(test) > truth.logpdf(test.to_numpy()).mean() - 1.0
+    mean, covariance = network.moments()
+    return train, test, mean[3:], covariance[3:, 3:]
+
+
+@pytest.mark.parametrize("structure", ["true", "independent"])
+def test_fits_a_network_close_to_its_true_marginal(small_network_data, structure):
+    train, test, mean, covariance = small_network_data
+    model = SIReNVAE(edges=EDGES, latent_variables=NODES[:3], structure=structure,
+                     n_draws=100, max_epochs=60, random_state=0).fit(train)
+    truth = multivariate_normal(mean, covariance).logpdf(test.to_numpy()).mean()
+    assert truth - 0.3 < model.score(test) < truth + 0.05
+    if structure == "true":
+        return
     gaps = test.copy()
     gaps.iloc[::2, 0] = np.nan
     imputed = model.transform(gaps)
     assert isinstance(imputed, np.ndarray) and not np.isnan(imputed).any()
     np.testing.assert_array_equal(imputed[1::2], test.to_numpy()[1::2])
     # Close to the true conditional mean, whose error is the least possible.
-    column, others = np.flatnonzero(leaves)[0], np.flatnonzero(leaves)[1:]
-    gain = cov[column, others] @ np.linalg.inv(cov[np.ix_(others, others)])
+    gain = covariance[0, 1:] @ np.linalg.inv(covariance[1:, 1:])
     rows = test.to_numpy()[::2]
-    best = mean[column] + (rows[:, 1:] - mean[others]) @ gain
+    best = mean[0] + (rows[:, 1:] - mean[1:]) @ gain
     error, least = imputed[::2, 0] - rows[:, 0], best - rows[:, 0]
     assert np.sqrt(np.mean(error ** 2)) < 1.05 * np.sqrt(np.mean(least ** 2))
-    assert np.sqrt(np.mean((imputed[::2, 0] - best) ** 2)) < 0.25 * np.sqrt(np.mean(least ** 2))
+    assert np.sqrt(np.mean((imputed[::2, 0] - best) ** 2)) < 0.3 * np.sqrt(np.mean(least ** 2))
 
 
 def test_ablations_need_no_edges_and_name_their_latents():

@@ -58,7 +58,7 @@ def epochs_for(multiplier: int, protocol: str) -> int:
 
 def make_model(model: str, network, seed: int, multiplier: int, protocol: str):
     """One of :data:`MODELS` for a network whose leaves are observed."""
-    latent = ~network.adjacency.any(axis=1)
+    latent = network.adjacency.any(axis=1)            # every node with a child
     names = [node for node, is_latent in zip(network.nodes, latent, strict=True) if is_latent]
     training = dict(SHARED, max_epochs=epochs_for(multiplier, protocol), random_state=seed)
     if protocol == "fixed":
