@@ -17,7 +17,7 @@ def test_models_are_the_vae_and_the_three_structures():
         estimator = siren.make_model(model, network, 3, 100, "early-stopping")
         assert isinstance(estimator, SIReNVAE) and estimator.structure == structure
         assert len(estimator.edges) == 66 and len(estimator.latent_variables) == 39
-        assert estimator.max_epochs == 20 and estimator.random_state == 3
+        assert estimator.max_epochs == 10 and estimator.random_state == 3
     assert siren.epochs_for(2, "fixed") > siren.epochs_for(2, "early-stopping")
 
 

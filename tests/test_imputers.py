@@ -13,6 +13,7 @@ from flowimpute import (
     CouplingFlowDensity,
     FlowImputer,
     NAFDensity,
+    SIReNVAE,
     VAEImputer,
     VFGImputer,
 )
@@ -32,6 +33,9 @@ IMPUTERS = {
     "vae_self_masking": lambda **kw: VAEImputer(**{**dict(
         hidden_dims=(8,), missing_mechanism="self-masking", n_importance=3, n_draws=5,
         max_epochs=3, random_state=0), **kw}),
+    "siren_vae": lambda **kw: SIReNVAE(**{**dict(
+        latent_variables=2, structure="complete", flow_hidden_dims=(8,), hidden_dims=(8,),
+        n_importance=3, n_draws=5, max_epochs=3, random_state=0), **kw}),
     "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
                                       **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(

@@ -10,6 +10,7 @@ from flowimpute import (
     NAFDensity,
     PlanarFlowDensity,
     ResidualFlowDensity,
+    SIReNVAE,
     VAEImputer,
     VFGImputer,
 )
@@ -32,6 +33,8 @@ ESTIMATORS = [
     VAEImputer(hidden_dims=(8,), n_importance=3, n_draws=4, max_epochs=2, random_state=0),
     VAEImputer(hidden_dims=(8,), posterior_flow="residual", prior_flow="planar",
                n_flow_layers=1, n_importance=3, n_draws=4, max_epochs=2, random_state=0),
+    SIReNVAE(latent_variables=2, structure="independent", flow_hidden_dims=(8,),
+             hidden_dims=(8,), n_importance=3, n_draws=4, max_epochs=2, random_state=0),
     FlowImputer(ResidualFlowDensity(n_blocks=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,
                 em_epochs=1, n_gradient_steps=5, random_state=0),
     ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=2,
