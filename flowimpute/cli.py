@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import __version__, impute_command
 from .bench import imputation, mixed, vfg_paper
 from .bench.density import density_methods, run_density_benchmark
 from .bench.plots import imputation_boxplots, loglik_chart
@@ -302,7 +303,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowimpute", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"flowimpute {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    impute_command.add_parser(commands)
     bench = commands.add_parser(
         "bench", help="compare flowimpute's estimators with the usual alternatives on real data")
     bench.add_argument("--preset", choices=sorted(PRESETS), default="default")

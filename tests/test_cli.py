@@ -137,3 +137,116 @@ def test_verdict_counts_the_masks_each_side_wins():
     row = verdict(runs).iloc[0]
     assert row["best"] == "MICE(5)" and row["ratio"] == pytest.approx(1.0 / 0.9, abs=1e-3)
     assert row["masks won"] == "2/3"
+
+
+# ---------------------------------------------------------------- impute command
+@pytest.fixture(scope="module")
+def credit(tmp_path_factory):
+    """200 rows of a real mixed table with real gaps, as CSV and Parquet files."""
+    from flowimpute.datasets import get_data_home
+
+    table = pd.read_csv(get_data_home() / "mixed" / "credit_data.csv.gz",
+                        dtype_backend="numpy_nullable")
+    gapped = table[table.isna().any(axis=1)]
+    sample = pd.concat([gapped.head(60), table.dropna().head(140)]).reset_index(drop=True)
+    folder = tmp_path_factory.mktemp("credit")
+    sample.to_csv(folder / "credit.csv", index=False)
+    sample.to_parquet(folder / "credit.parquet", index=False)
+    return sample, folder
+
+
+def _assert_completes(result: pd.DataFrame, table: pd.DataFrame) -> None:
+    assert list(result.columns) == list(table.columns)
+    assert (result.dtypes == table.dtypes).all()
+    assert not result.isna().any().any()
+    observed = table.notna()
+    for column in table.columns:
+        pd.testing.assert_series_equal(result[column][observed[column]],
+                                       table[column][observed[column]])
+        if table[column].dtype == "string":
+            assert set(result[column]) <= set(table[column].dropna())
+
+
+def test_impute_fills_a_csv_keeping_columns_dtypes_and_observed_cells(credit, tmp_path,
+                                                                      capsys):
+    table, folder = credit
+    output = tmp_path / "completed.csv"
+    assert main(["impute", str(folder / "credit.csv"), "-o", str(output),
+                 "--max-epochs", "2"]) == 0
+    _assert_completes(pd.read_csv(output, dtype_backend="numpy_nullable"), table)
+    message = capsys.readouterr().err
+    assert f"filled {int(table.isna().sum().sum())} cells" in message
+    assert "Income: " in message and "ACFlowImputer" in message
+
+
+def test_impute_parquet_to_parquet(credit, tmp_path):
+    table, folder = credit
+    output = tmp_path / "completed.parquet"
+    assert main(["impute", str(folder / "credit.parquet"), "-o", str(output),
+                 "--method", "vae", "--max-epochs", "2", "--seed", "3"]) == 0
+    _assert_completes(pd.read_parquet(output, dtype_backend="numpy_nullable"), table)
+
+
+def test_impute_multiple_as_files_or_one_long_table(credit, tmp_path):
+    table, folder = credit
+    output = tmp_path / "draws.csv"
+    assert main(["impute", str(folder / "credit.csv"), "-o", str(output), "--max-epochs", "2",
+                 "--multiple", "5"]) == 0
+    draws = [pd.read_csv(tmp_path / f"draws-{k}.csv", dtype_backend="numpy_nullable")
+             for k in range(1, 6)]
+    for draw in draws:
+        _assert_completes(draw, table)
+    income = np.stack([draw["Income"].to_numpy(dtype=float) for draw in draws])
+    assert (income[:, table["Income"].isna().to_numpy()].std(axis=0) > 0).any()
+    long_output = tmp_path / "long.csv"
+    assert main(["impute", str(folder / "credit.csv"), "-o", str(long_output),
+                 "--max-epochs", "2", "--multiple", "3", "--long"]) == 0
+    stacked = pd.read_csv(long_output, dtype_backend="numpy_nullable")
+    assert list(stacked.columns) == ["imputation", *table.columns]
+    assert stacked["imputation"].tolist() == [1] * 200 + [2] * 200 + [3] * 200
+
+
+def test_impute_reads_standard_input_and_writes_standard_output(credit, monkeypatch, capsys):
+    import io
+
+    table, folder = credit
+    monkeypatch.setattr("sys.stdin", io.StringIO((folder / "credit.csv").read_text()))
+    assert main(["impute", "-", "-o", "-", "--max-epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    _assert_completes(pd.read_csv(io.StringIO(out), dtype_backend="numpy_nullable"), table)
+
+
+@pytest.mark.parametrize("content, arguments, message", [
+    (None, [], "no such file"),
+    (b"a,b\n1,2\n", ["--suffix", ".xlsx"], "unsupported file type .xlsx"),
+    (b"", [], "cannot read it as CSV"),
+    (b"a,b\n\xff\xfe,1\n", [], "cannot read it as CSV"),
+    (b"a,b\n,\n,\n,\n", [], "entirely missing"),
+    (b"a,b\n1,2\n3,\n", ["--long"], "--long goes with --multiple"),
+    (b"a,b\n1,2\n3,\n", ["--method", "flow", "--max-epochs", "2"], "applies to acflow"),
+    (b"a,b\n1,2\n3,\n", ["--multiple", "2", "--stdout"], "add --long"),
+])
+def test_impute_refuses_bad_input_with_exit_code_2(tmp_path, capsys, content, arguments,
+                                                   message):
+    suffix = ".csv"
+    if "--suffix" in arguments:
+        suffix = arguments[arguments.index("--suffix") + 1]
+        arguments = []
+    source = tmp_path / f"input{suffix}"
+    if content is not None:
+        source.write_bytes(content)
+    output = "-" if "--stdout" in arguments else str(tmp_path / "out.csv")
+    arguments = [a for a in arguments if a != "--stdout"]
+    assert main(["impute", str(source), "-o", output, *arguments]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_version_and_commands_are_listed(capsys):
+    from flowimpute import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "impute" in capsys.readouterr().out
