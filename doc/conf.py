@@ -19,7 +19,7 @@ DOC = Path(__file__).resolve().parent
 ROOT = DOC.parent
 GENERATED = DOC / "_generated"
 EXAMPLES = ["impute_dataframe", "impute_mixed_table", "pipeline_grid_search", "density_2d",
-            "mask_search", "multiple_imputation"]
+            "mask_search", "multiple_imputation", "trust_plots"]
 sys.path.insert(0, str(ROOT))
 
 import flowimpute  # noqa: E402

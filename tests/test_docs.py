@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["impute_dataframe", "impute_mixed_table", "pipeline_grid_search", "density_2d",
-            "mask_search", "multiple_imputation"]
+            "mask_search", "multiple_imputation", "trust_plots"]
 
 
 def test_docs_build_with_examples_and_figures(tmp_path):
