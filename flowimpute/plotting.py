@@ -25,8 +25,10 @@ OBSERVED_COLOR, IMPUTED_COLOR = "black", "tab:red"
 
 
 def _frame(X) -> pd.DataFrame:
-    return X if isinstance(X, pd.DataFrame) else pd.DataFrame(
-        np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
+    if isinstance(X, pd.DataFrame):
+        return X
+    array = np.asarray(X)
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
 def _grid(n_panels: int, n_columns: int, size: float = 3.2) -> tuple[Figure, np.ndarray]:

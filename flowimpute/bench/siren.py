@@ -20,8 +20,7 @@ Adam at step size 1e-2, 5 importance draws, batch "auto", float32, under
 one of two protocols: "early-stopping" (10% of the training rows held out,
 patience 20 epochs; at most 200 epochs at 2x) and "fixed" (every training
 row, 300 epochs, no hold-out), the latter closer to the paper's. At 100x
-only the first runs, for 10 epochs (the training loss is flat after about
-five at this step size).
+only the first runs, for 10 epochs.
 """
 
 from __future__ import annotations
@@ -57,10 +56,16 @@ def epochs_for(multiplier: int, protocol: str) -> int:
     return 200 if protocol == "early-stopping" else 300
 
 
+def latent_and_observed(network) -> tuple[list[str], list[str]]:
+    """The network's latent nodes (every node with a child) and its leaves."""
+    has_child = network.adjacency.any(axis=1)
+    return ([node for node, latent in zip(network.nodes, has_child, strict=True) if latent],
+            [node for node, latent in zip(network.nodes, has_child, strict=True) if not latent])
+
+
 def make_model(model: str, network, seed: int, multiplier: int, protocol: str):
     """One of :data:`MODELS` for a network whose leaves are observed."""
-    latent = network.adjacency.any(axis=1)            # every node with a child
-    names = [node for node, is_latent in zip(network.nodes, latent, strict=True) if is_latent]
+    names, _ = latent_and_observed(network)
     training = dict(SHARED, max_epochs=epochs_for(multiplier, protocol), random_state=seed)
     if protocol == "fixed":
         training.update(validation_fraction=0.0, n_iter_no_change=None)
@@ -91,8 +96,7 @@ def run_table1(networks: Sequence[str], multipliers: Sequence[int], seeds: Seque
     for name, multiplier, protocol, seed, model in tqdm(runs, desc="Table 1",
                                                         disable=not progress):
         network = load_bayesian_network(name)
-        leaves = ~network.adjacency.any(axis=1)
-        columns = [node for node, leaf in zip(network.nodes, leaves, strict=True) if leaf]
+        _, columns = latent_and_observed(network)
         n_nodes = len(network.nodes)
         X_train = network.sample(multiplier * n_nodes, random_state=seed)[columns]
         X_test = network.sample(n_test, random_state=10_000 + seed)[columns]
