@@ -42,6 +42,7 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,55 @@ def is_selected(name: str, mechanism: str, methods: Sequence[str] | None) -> boo
     return name not in NAMED_ONLY and (mechanism == "MNAR" or name not in MNAR_ONLY)
 
 
+class Setting(NamedTuple):
+    """One imputation task: fit on ``X_fit``, impute ``X_apply``, score the
+    ``hidden`` entries against ``X_true``; ``y_fit`` / ``y_apply`` are the
+    regression targets of the fitted and imputed rows (None where the table
+    has none, and under MNAR)."""
+
+    X_fit: np.ndarray
+    X_apply: np.ndarray
+    X_true: np.ndarray
+    hidden: np.ndarray
+    y_fit: np.ndarray | None
+    y_apply: np.ndarray | None
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the table the setting was drawn from."""
+        return len(self.X_true) if self.X_fit is self.X_apply else \
+            len(self.X_fit) + len(self.X_apply)
+
+
+def make_setting(dataset: str, mechanism: str, rate: float, seed: int,
+                 max_rows: int | None) -> Setting:
+    """The table ``dataset`` (a random ``max_rows`` of it), z-scored and
+    amputated by ``mechanism`` at ``rate`` with mask ``seed``, as the module
+    docstring describes."""
+    X, y = load_table(dataset, seed)
+    rng = np.random.RandomState(seed)
+    if max_rows is not None and len(X) > max_rows:
+        rows = rng.choice(len(X), max_rows, replace=False)
+        X, y = X[rows], (None if y is None else y[rows])
+    if mechanism == "MNAR":
+        X = (X - X.mean(0)) / X.std(0)
+        hidden = mnar_self_masking_mask(X)
+        X_gaps = np.where(hidden, np.nan, X)
+        return Setting(X_gaps, X_gaps, X, hidden, None, None)
+    y_fit = y_apply = None
+    if y is None:
+        X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
+    else:
+        X_train, X_test, y_fit, y_apply = train_test_split(X, y, test_size=0.25,
+                                                           random_state=seed)
+    mean, std = X_train.mean(0), X_train.std(0)
+    X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+    draw = mcar_mask if mechanism == "MCAR" else mar_mask
+    X_fit = np.where(draw(X_train, rate, rng), np.nan, X_train)
+    hidden = draw(X_test, rate, rng)
+    return Setting(X_fit, np.where(hidden, np.nan, X_test), X_test, hidden, y_fit, y_apply)
+
+
 def run(settings: Sequence[tuple[str, str, float]], seeds: Sequence[int],
         max_rows: int | None, epochs: int | None, methods: Sequence[str] | None,
         progress: bool = True, device: str = "auto",
@@ -211,35 +261,13 @@ def run(settings: Sequence[tuple[str, str, float]], seeds: Sequence[int],
     records = []
     for dataset, mechanism, rate, seed in tqdm(jobs, desc="imputation suite",
                                                disable=not progress):
-        X, y = load_table(dataset, seed)
-        rng = np.random.RandomState(seed)
-        if max_rows is not None and len(X) > max_rows:
-            rows = rng.choice(len(X), max_rows, replace=False)
-            X, y = X[rows], (None if y is None else y[rows])
         chosen = {name: factory for name, factory in imputers(seed, epochs, device).items()
                   if is_selected(name, mechanism, methods)}
-        y_fit = y_apply = None
-        if mechanism == "MNAR":
-            X = (X - X.mean(0)) / X.std(0)
-            hidden = mnar_self_masking_mask(X)
-            X_fit = X_apply = np.where(hidden, np.nan, X)
-            X_true = X
-        else:
-            if y is None:
-                X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
-            else:
-                X_train, X_test, y_fit, y_apply = train_test_split(
-                    X, y, test_size=0.25, random_state=seed)
-            mean, std = X_train.mean(0), X_train.std(0)
-            X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
-            draw = mcar_mask if mechanism == "MCAR" else mar_mask
-            X_fit = np.where(draw(X_train, rate, rng), np.nan, X_train)
-            hidden = draw(X_test, rate, rng)
-            X_apply, X_true = np.where(hidden, np.nan, X_test), X_test
+        setting = make_setting(dataset, mechanism, rate, seed, max_rows)
         for name, factory in chosen.items():
             records.append({"dataset": dataset, "mechanism": mechanism, "rate": rate,
-                            "seed": seed, "method": name, "n_rows": len(X),
-                            **_score(factory, X_fit, X_apply, X_true, hidden, y_fit, y_apply)})
+                            "seed": seed, "method": name, "n_rows": setting.n_rows,
+                            **_score(factory, *setting)})
         if checkpoint is not None:
             pd.DataFrame.from_records(records).to_csv(checkpoint, index=False)
     return pd.DataFrame.from_records(records)
