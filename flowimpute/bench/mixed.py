@@ -9,7 +9,8 @@ one ``fit_transform``. Reported per table, rate and mask seed: the RMSE of
 the numeric (float and integer) columns' hidden cells in units of each
 column's standard deviation, the accuracy on the categorical and boolean
 columns' hidden cells, and the seconds of the fill. The baselines are
-:mod:`flowimpute.bench.mixed_baselines` (miceforest where installed).
+:mod:`flowimpute.bench.mixed_baselines`, and the peers of
+:mod:`flowimpute.bench.peers` where they are installed.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from ..datasets import load_mixed
 from ..impute import ACFlowImputer, FlowImputer, VFGImputer
 from ..preprocessing.table import LABEL_KINDS, TableEncoder
 from .mixed_baselines import mixed_baseline_imputers
+from .peers import peer_imputers
 from .report import to_markdown
 
 TABLES = ["diamonds_10k", "diamonds", "ames", "credit_data", "attrition", "penguins"]
 #: Run only when named in ``--methods``.
 NAMED_ONLY = ("FlowImputer", "VFGImputer")
+#: flowimpute's imputers among :func:`imputers`; the others are baselines.
+FLOWIMPUTE_METHODS = frozenset({"ACFlowImputer", "FlowImputer", "VFGImputer"})
 
 
 def load_table(name: str) -> pd.DataFrame:
@@ -45,6 +49,7 @@ def load_table(name: str) -> pd.DataFrame:
 def imputers(seed: int) -> dict[str, Callable[[], object]]:
     return {
         **mixed_baseline_imputers(seed),
+        **peer_imputers(seed)[0],
         "ACFlowImputer": lambda: ACFlowImputer(random_state=seed),
         "FlowImputer": lambda: FlowImputer(random_state=seed),
         "VFGImputer": lambda: VFGImputer(random_state=seed),
@@ -116,11 +121,10 @@ def verdict(runs: pd.DataFrame) -> pd.DataFrame:
     """Per table and rate: the best flowimpute imputer and the best baseline
     on each metric (means over seeds), their ratio, and whether flowimpute
     wins both."""
-    baselines = set(mixed_baseline_imputers(0))
     out = []
     for (table, rate), group in means(runs).groupby(["table", "rate"], sort=False):
-        ours = group[~group["method"].isin(baselines)]
-        theirs = group[group["method"].isin(baselines)]
+        ours = group[group["method"].isin(FLOWIMPUTE_METHODS)]
+        theirs = group[~group["method"].isin(FLOWIMPUTE_METHODS)]
         if ours.empty or theirs.empty:
             continue
         row = {"table": table, "rate": rate}

@@ -68,8 +68,8 @@ class MixedMissForest:
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         table = TableEncoder().fit(frame)
         discrete = [kind in LABEL_KINDS for kind in table.kinds_]
-        gaps = np.isnan(_codes(frame, table))
-        current = _codes(MostFrequentMeanImputer().fit_transform(frame), table)
+        gaps = np.isnan(column_codes(frame, table))
+        current = column_codes(MostFrequentMeanImputer().fit_transform(frame), table)
         order = [i for i in np.argsort(gaps.sum(axis=0), kind="stable") if gaps[:, i].any()]
         previous_change = np.inf
         for _ in range(self.max_iter):
@@ -87,10 +87,10 @@ class MixedMissForest:
                 current = before
                 break
             previous_change = change
-        return _decoded(current, table, frame)
+        return decode_codes(current, table, frame)
 
 
-def _codes(frame: pd.DataFrame, table: TableEncoder) -> np.ndarray:
+def column_codes(frame: pd.DataFrame, table: TableEncoder) -> np.ndarray:
     """The table as floats, a column each: a category as its index, a flag
     as 0/1, NaN at gaps."""
     coordinates = table.encode(frame)
@@ -115,7 +115,7 @@ def _change(before: np.ndarray, after: np.ndarray, gaps: np.ndarray, discrete) -
     return float(numeric + categorical)
 
 
-def _decoded(codes: np.ndarray, table: TableEncoder, frame: pd.DataFrame) -> pd.DataFrame:
+def decode_codes(codes: np.ndarray, table: TableEncoder, frame: pd.DataFrame) -> pd.DataFrame:
     """Filled integer codes and numbers back to the table's dtypes."""
     coordinates = np.zeros((len(frame), table.n_coordinates))
     for index, coordinate_range in enumerate(table.column_coordinates_):
@@ -128,32 +128,10 @@ def _decoded(codes: np.ndarray, table: TableEncoder, frame: pd.DataFrame) -> pd.
 
 
 def mixed_baseline_imputers(seed: int) -> dict[str, Callable[[], object]]:
-    """Factories of the baselines of mixed tables; miceforest's where it is installed."""
-    baselines = {
+    """Factories of the baselines of mixed tables (the libraries' peers are
+    :mod:`flowimpute.bench.peers`)."""
+    return {
         "most frequent + mean": MostFrequentMeanImputer,
         "KNN(k=5) one-hot": OneHotKNNImputer,
         "MissForest(RF)": lambda: MixedMissForest(random_state=seed, n_jobs=2),
     }
-    try:
-        import miceforest  # noqa: F401
-    except ImportError:
-        return baselines
-    baselines["miceforest"] = lambda: _MiceForest(seed)
-    return baselines
-
-
-class _MiceForest:
-    """miceforest's kernel (5 iterations, one dataset), as its documentation runs it."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        import miceforest
-        text = frame.select_dtypes(exclude=["number", "bool"]).columns
-        data = frame.astype({name: "category" for name in text}).reset_index(drop=True)
-        kernel = miceforest.ImputationKernel(data, random_state=self.seed)
-        kernel.mice(5)
-        completed = kernel.complete_data(0)
-        completed.index = frame.index
-        return completed.astype(frame.dtypes.to_dict())
