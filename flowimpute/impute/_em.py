@@ -10,10 +10,12 @@ current densities and training continues from the current parameters
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
 
@@ -52,7 +54,12 @@ class InitialFill:
             nearest = NEAREST_FEATURES if Z.shape[1] - 1 > NEAREST_FEATURES else None
             self.imputer_ = IterativeImputer(
                 max_iter=10, n_nearest_features=nearest, random_state=int(rng.randint(2**31)),
-                keep_empty_features=True).fit(_with_gaps_in_every_column(Z, rng))
+                keep_empty_features=True)
+            # Only a start for EM: ten rounds that have not converged do, and
+            # the user could not act on scikit-learn's warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.imputer_.fit(_with_gaps_in_every_column(Z, rng))
         return self
 
     def transform(self, Z: np.ndarray) -> np.ndarray:
