@@ -10,20 +10,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from . import __version__, impute_command
-from .bench import imputation, mixed, vfg_paper
+from .bench import imputation, mixed, overview, vfg_paper
 from .bench.density import density_methods, run_density_benchmark
 from .bench.plots import imputation_boxplots, loglik_chart
 from .bench.report import mean_std, to_markdown
 
-ALL_TASKS = ("paper", "density", "imputation", "mixed")
+ALL_TASKS = ("overview", "paper", "density", "imputation", "mixed")
 
 #: Real tables of the default imputation suite, beside the paper's synthetic one.
 _SUITE = ["vfg_synthetic", "california", "gas_turbine", "wine_quality_white", "letter",
           "yeast", "diabetes", "wine"]
 
 PRESETS = {
+    # The README's main command: which imputer, at what cost, in minutes
+    # (about 10 minutes on 2 CPU cores without the peers).
+    "overview": {
+        "overview": {"numeric_tables": list(overview.NUMERIC_TABLES),
+                     "mixed_tables": list(overview.MIXED_TABLES), "seed": 0},
+    },
     # A smoke run for CI (about 5 minutes on 2 cores): bundled data, and the
     # penguins table for the mixed part.
     "quick": {
@@ -36,8 +43,10 @@ PRESETS = {
                        "seeds": [0], "max_rows": 400, "epochs": 5},
         "mixed": {"tables": ["penguins"], "rates": [0.2], "seeds": [0]},
     },
-    # What the README's main command runs: about 110 minutes on 2 CPU cores.
-    "default": {
+    # The full report: density estimation, the VFG paper's protocol, three
+    # masks of the imputation suite and the mixed tables; about 110 minutes on
+    # 2 CPU cores.
+    "report": {
         "paper": {"seeds": [0, 1, 2], "max_epochs": None,
                   "variants": ["VFG (weighted, n_init=3, variance weights)",
                                "VFG (weighted, n_init=3, latent_dim=4, 6 couplings, "
@@ -267,19 +276,43 @@ def _mixed_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list
     return lines, []
 
 
+def _overview_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
+    seed = args.seeds[0] if args.seeds else preset["seed"]
+    numeric = args.datasets or preset["numeric_tables"]
+    mixed_tables = preset["mixed_tables"] if args.mixed_tables is None else args.mixed_tables
+    start = time.perf_counter()
+    runs, notes, fitted = overview.run(
+        numeric, mixed_tables, seed, args.device, methods=args.methods,
+        peers=not args.no_peers, progress=not args.no_progress,
+        on_table=lambda records: tqdm.write(overview.table_line(records)))
+    elapsed = time.perf_counter() - start
+    runs.to_csv(args.output / "overview.csv", index=False)
+    figures = []
+    if runs["rmse"].notna().any():
+        figures.append(overview.cost_accuracy_chart(runs, args.output / "overview.png"))
+    picture = overview.imputed_distributions_chart(
+        fitted, args.output / "imputed_distributions.png", seed)
+    if picture is not None:
+        figures.append(picture)
+    failures = [f"- overview: {r.table} / {r.method}: {r.error}"
+                for r in runs[runs["error"].notna()].itertuples()]
+    return overview.report(runs, notes, elapsed, seed, figures), failures
+
+
 def _bench(args: argparse.Namespace) -> int:
     preset = PRESETS[args.preset]
     if args.methods:
         known = (set(density_methods()) | set(imputation.imputers(0, None))
-                 | set(mixed.imputers(0)))
+                 | set(mixed.imputers(0)) | set(overview.candidates(0)[0])
+                 | set(overview.candidates(0, mixed_table=True)[0]))
         unknown = sorted(set(args.methods) - known)
         if unknown:
             raise SystemExit(f"Unknown method(s) {unknown}; choose from {sorted(known)}.")
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     sections, failures = [], []
-    parts = {"paper": _paper_part, "density": _density_part, "imputation": _imputation_part,
-             "mixed": _mixed_part}
+    parts = {"overview": _overview_part, "paper": _paper_part, "density": _density_part,
+             "imputation": _imputation_part, "mixed": _mixed_part}
     tasks = args.tasks or [task for task in ALL_TASKS if task in preset]
     missing = [task for task in tasks if task not in preset]
     if missing:
@@ -308,11 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     impute_command.add_parser(commands)
     bench = commands.add_parser(
         "bench", help="compare flowimpute's estimators with the usual alternatives on real data")
-    bench.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    bench.add_argument("--preset", choices=list(PRESETS), default="overview",
+                       help="overview (default): minutes; quick: a smoke run; report: the "
+                            "full report (about 2 hours on 2 cores); suite, full: longer")
     bench.add_argument("--tasks", nargs="+", choices=ALL_TASKS,
                        help="run only these parts (default: every part of the preset)")
     bench.add_argument("--datasets", nargs="+", choices=imputation.TABLE_NAMES,
                        help="replace the preset's data sets (density, imputation)")
+    bench.add_argument("--mixed-tables", nargs="*", choices=mixed.TABLES,
+                       help="replace the overview's mixed tables (none: numeric only)")
+    bench.add_argument("--no-peers", action="store_true",
+                       help="leave out miceforest and HyperImpute even where installed")
     bench.add_argument("--methods", nargs="+",
                        help="run only these density and imputation methods")
     bench.add_argument("--seeds", nargs="+", type=int)
