@@ -60,6 +60,11 @@ def test_verdict_recommends_flowimpute_only_when_it_has_the_lower_error():
     assert "forest gives the lower point-imputation error" in lines
     assert "use ours" not in lines
 
+    level = _runs({"a": {"ours": 1.01, "forest": 1.0, "mean": 2.0},
+                   "b": {"ours": 0.4, "forest": 0.404, "mean": 1.6}}, FAMILIES, SECONDS)
+    lines = "\n".join(overview.verdict(level))
+    assert "The two are level here (within 3%); forest is the cheaper" in lines
+
 
 def test_a_failed_run_is_left_out_of_the_ranking_and_marked_in_the_table():
     runs = _runs({"a": {"ours": np.nan, "forest": 1.0, "mean": 2.0},
