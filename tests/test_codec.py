@@ -39,6 +39,26 @@ def test_constant_columns_are_refused_by_name_or_scaled_by_one():
     assert codec.scale_[1] == 1.0 and codec.standardize(X)[0, 1] == 0.0
 
 
+@pytest.mark.parametrize("magnitude", [1e-300, 1e-13, 1e200])
+def test_columns_in_tiny_or_huge_units_are_standardized_not_called_constant(magnitude):
+    """Float rounding is relative: a column in units of 1e-300 is as
+    informative as one in ordinary units (its variance once underflowed to
+    0, and FlowImputer's density refused the column as constant)."""
+    X = np.random.RandomState(0).randn(50, 2) * magnitude
+    codec = ColumnCodec().fit(X)
+    np.testing.assert_allclose(codec.scale_, (X / magnitude).std(axis=0) * magnitude,
+                               rtol=1e-10)
+    standardized = codec.standardize(X)
+    np.testing.assert_allclose(standardized.std(axis=0), 1.0, rtol=1e-10)
+
+
+def test_a_spread_below_float_precision_is_constant_and_the_error_says_why():
+    X = np.column_stack([1e15 + np.random.RandomState(0).randn(30), np.arange(30.0)])
+    with pytest.raises(ValueError, match=r"constant column\(s\): 0 \(spread 1\.09 around "
+                                         r"1e\+15\).*subtract an offset"):
+        ColumnCodec().fit(X)
+
+
 def test_bounds_widen_only_for_columns_with_gaps(table):
     complete = np.nan_to_num(table[:, :2], nan=1.0)
     X = np.column_stack([complete[:, 0], table[:, 1]])

@@ -19,19 +19,22 @@ from .lattice import lattice_steps
 
 #: A column whose standard deviation is below this share of its magnitude is constant.
 CONSTANT_TOLERANCE = 1e-12
+#: Magnitudes between which squares neither overflow nor underflow (with room
+#: for sums over rows).
+_SQUARE_SAFE_LOW, _SQUARE_SAFE_HIGH = 1e-140, 1e140
 
 
 
 def column_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation of the non-NaN entries of ``X``
-    (every column has one), finite for any finite input: where the direct
-    computation overflows (values beyond about 1e154 square to infinity),
-    each column is divided by its largest absolute value first."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-    if np.isfinite(mean).all() and np.isfinite(scale).all():
-        return mean, scale
+    (every column has one), finite and nonzero for any finite, non-constant
+    input: where the direct computation would overflow (values beyond about
+    1e154 square to infinity) or underflow (below about 1e-154 they square
+    to zero), each column is divided by its largest absolute value first."""
     magnitude = np.nanmax(np.abs(X), axis=0)
+    tiny = (magnitude > 0) & (magnitude < _SQUARE_SAFE_LOW)
+    if ((magnitude < _SQUARE_SAFE_HIGH) & ~tiny).all():
+        return np.nanmean(X, axis=0), np.nanstd(X, axis=0)
     magnitude = np.where(magnitude > 0, magnitude, 1.0)
     return (np.nanmean(X / magnitude, axis=0) * magnitude,
             np.nanstd(X / magnitude, axis=0) * magnitude)
@@ -99,14 +102,20 @@ class ColumnCodec:
         entries; every column needs an observed entry. ``feature_names`` and
         ``estimator`` name what a refused constant column belongs to."""
         location, scale = column_location_scale(X)
-        constant = ~(scale > CONSTANT_TOLERANCE * np.maximum(1.0, np.abs(location)))
+        # Relative to the column's magnitude, as float rounding is: a column
+        # in tiny units (1e-300) varies as much as one in ordinary units.
+        constant = ~(scale > CONSTANT_TOLERANCE * np.abs(location))
         if self.constant_columns == "refuse" and constant.any():
             described = ", ".join(
                 f"{i}" + (f" ({feature_names[i]!r})" if feature_names is not None else "")
+                + ("" if scale[i] == 0 else
+                   f" (spread {scale[i]:.3g} around {location[i]:.3g})")
                 for i in np.flatnonzero(constant))
             raise ValueError(
                 f"{estimator} cannot model constant column(s): {described}. "
-                "A density over a constant column is degenerate; drop it before fitting.")
+                "A density over a constant column is degenerate; drop it before fitting "
+                f"(a column whose spread is below {CONSTANT_TOLERANCE:g} of its magnitude is "
+                "constant to float precision: subtract an offset to keep it).")
         self.location_ = location
         self.scale_ = np.where(scale > 0, scale, 1.0)
         two_levels = two_level_gaps(X)
