@@ -284,7 +284,8 @@ def _overview_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], l
     runs, notes, fitted = overview.run(
         numeric, mixed_tables, seed, args.device, methods=args.methods,
         peers=not args.no_peers, progress=not args.no_progress,
-        on_table=lambda records: tqdm.write(overview.table_line(records)))
+        on_table=lambda records: tqdm.write(overview.table_line(records)),
+        checkpoint=args.output / "overview.csv")
     elapsed = time.perf_counter() - start
     runs.to_csv(args.output / "overview.csv", index=False)
     figures = []
@@ -319,7 +320,11 @@ def _bench(args: argparse.Namespace) -> int:
         raise SystemExit(f"Preset {args.preset!r} has no {', '.join(missing)} part; "
                          f"it runs {', '.join(preset)}.")
     for task in tasks:
-        lines, failed = parts[task](args, preset[task])
+        try:
+            lines, failed = parts[task](args, preset[task])
+        except FileNotFoundError as error:   # no data folder: say where we looked
+            print(f"flowimpute bench: {error}", file=sys.stderr)
+            return 2
         sections += lines + [""]
         failures += failed
     lines = [f"# flowimpute benchmark report (preset `{args.preset}`, "

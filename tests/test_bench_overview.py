@@ -156,3 +156,15 @@ def test_the_main_command_prints_each_table_as_it_finishes_and_writes_the_report
     assert len(runs) == 6 and runs["rmse"].notna().all()
     assert (tmp_path / "overview.png").stat().st_size > 0
     assert (tmp_path / "imputed_distributions.png").stat().st_size > 0
+
+
+def test_without_a_data_folder_the_main_command_says_where_it_looked(tmp_path, monkeypatch,
+                                                                     capsys):
+    def nowhere(data_home=None):
+        raise FileNotFoundError("No data folder found (tried: /x/shared/data). Set "
+                                "FLOWIMPUTE_DATA to the folder holding the CSV files.")
+
+    monkeypatch.setattr("flowimpute.datasets.get_data_home", nowhere)
+    assert main(["bench", "--no-progress", "--output", str(tmp_path)]) == 2
+    assert "flowimpute bench: No data folder found (tried: /x/shared/data)" in \
+        capsys.readouterr().err

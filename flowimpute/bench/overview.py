@@ -159,13 +159,15 @@ def run(numeric_tables: Sequence[str] = NUMERIC_TABLES,
         mixed_tables: Sequence[str] = MIXED_TABLES, seed: int = 0, device: str = "auto",
         methods: Sequence[str] | None = None, peers: bool = True, progress: bool = True,
         on_table: Callable[[pd.DataFrame], None] | None = None,
-        ) -> tuple[pd.DataFrame, list[str], dict]:
+        checkpoint: Path | None = None) -> tuple[pd.DataFrame, list[str], dict]:
     """Every candidate on every table; see the module docstring.
 
     Returns the records (one per table and method), the notes on peers that
     are not installed, and flowimpute's fitted imputers of the mixed tables
     with the table they filled, by (table, method), for pictures.
-    ``on_table`` is called with a table's records as soon as it is done.
+    ``on_table`` is called with a table's records as soon as it is done;
+    ``checkpoint``, a CSV of the records so far, is rewritten after every
+    table, so a stopped run keeps what it measured.
     """
     tables = [(name, False) for name in numeric_tables] + [(name, True) for name in mixed_tables]
     plans, notes = [], []
@@ -206,6 +208,8 @@ def run(numeric_tables: Sequence[str] = NUMERIC_TABLES,
                 table_records.append(record)
                 bar.update(weights[method])
             records += table_records
+            if checkpoint is not None:
+                pd.DataFrame.from_records(records).to_csv(checkpoint, index=False)
             if on_table is not None:
                 on_table(pd.DataFrame.from_records(table_records))
     return pd.DataFrame.from_records(records), notes, fitted
