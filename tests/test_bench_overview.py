@@ -168,3 +168,18 @@ def test_without_a_data_folder_the_main_command_says_where_it_looked(tmp_path, m
     assert main(["bench", "--no-progress", "--output", str(tmp_path)]) == 2
     assert "flowimpute bench: No data folder found (tried: /x/shared/data)" in \
         capsys.readouterr().err
+
+
+def test_hyperimpute_is_left_out_with_a_note_under_pandas_3(monkeypatch):
+    """HyperImpute 0.1.17 writes its imputations by chained assignment, which
+    pandas 3 ignores: it would report the column means as its imputations."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: object() if name == "hyperimpute" else real_find_spec(name))
+    monkeypatch.setattr(pd, "__version__", "3.0.0")
+    factories, notes = peers.peer_imputers(0)
+    assert not any(name.startswith("HyperImpute") for name in factories)
+    assert any("pandas 3" in note for note in notes)
+    monkeypatch.setattr(pd, "__version__", "2.3.3")
+    factories, _ = peers.peer_imputers(0)
+    assert set(peers.HYPERIMPUTE_PLUGINS) <= set(factories)

@@ -130,6 +130,12 @@ def peer_imputers(seed: int) -> tuple[dict[str, Callable[[], object]], list[str]
         factories["miceforest"] = lambda: MiceForestImputer(random_state=seed)
     if importlib.util.find_spec("hyperimpute") is None:
         notes.append(f"HyperImpute is not installed ({INSTALL_HINT}).")
+    elif int(pd.__version__.split(".")[0]) >= 3:
+        # Its imputations are written back by chained assignment, which
+        # pandas 3's copy-on-write makes a no-op: every plugin then returns
+        # the column means without an error.
+        notes.append("HyperImpute is left out: under pandas 3 it silently returns the "
+                     "column means; it needs pandas < 3 (the peers extra installs it).")
     else:
         for name, plugin in HYPERIMPUTE_PLUGINS.items():
             factories[name] = (lambda plugin=plugin: HyperImputeImputer(plugin, seed))
