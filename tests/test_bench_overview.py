@@ -183,3 +183,14 @@ def test_hyperimpute_is_left_out_with_a_note_under_pandas_3(monkeypatch):
     monkeypatch.setattr(pd, "__version__", "2.3.3")
     factories, _ = peers.peer_imputers(0)
     assert set(peers.HYPERIMPUTE_PLUGINS) <= set(factories)
+
+
+def test_a_peer_that_learns_from_the_rows_it_fills_is_named_in_sample_on_every_table(
+        monkeypatch):
+    monkeypatch.setattr(overview, "peer_imputers", lambda seed: (
+        {"online": lambda: _RecordingPeer(False), "offline": lambda: _RecordingPeer(True)},
+        []))
+    for mixed_table in (False, True):
+        chosen, _ = overview.candidates(0, mixed_table=mixed_table)
+        assert {"online", "offline (in-sample)"} <= set(chosen)
+        assert chosen["offline (in-sample)"].family == overview.PEER

@@ -106,7 +106,9 @@ def candidates(seed: int, device: str = "auto", *, mixed_table: bool = False,
     notes: list[str] = []
     if peers:
         factories, notes = peer_imputers(seed)
-        chosen.update({name: Candidate(f, PEER) for name, f in factories.items()})
+        # A peer that learns only from the rows it fills is named so everywhere.
+        chosen.update({(f"{name} (in-sample)" if getattr(f(), "in_sample", False) else name):
+                       Candidate(f, PEER) for name, f in factories.items()})
     return chosen, notes
 
 
@@ -215,18 +217,12 @@ def run(numeric_tables: Sequence[str] = NUMERIC_TABLES,
     return pd.DataFrame.from_records(records), notes, fitted
 
 
-def label(runs: pd.DataFrame) -> pd.Series:
-    """Each run's method, marked where it filled its own training rows."""
-    numeric_in_sample = (runs["kind"] == "numeric") & (runs["protocol"] == "in-sample")
-    return runs["method"].where(~numeric_in_sample, runs["method"] + " (in-sample)")
-
-
 def table_line(records: pd.DataFrame) -> str:
     """One finished table as a line: each method's error, best first."""
     first = records.iloc[0]
     done = records.dropna(subset=["rmse"]).sort_values("rmse")
     parts = []
-    for row, name in zip(done.itertuples(), label(done), strict=True):
+    for row, name in zip(done.itertuples(), done["method"], strict=True):
         accuracy = "" if pd.isna(row.accuracy) else f"/{row.accuracy:.2f}"
         parts.append(f"{name} {row.rmse:.3f}{accuracy}")
     failed = records["rmse"].isna().sum()
@@ -238,9 +234,9 @@ def table_line(records: pd.DataFrame) -> str:
 
 def standings(runs: pd.DataFrame) -> pd.DataFrame:
     """Per method: geometric mean over tables of its RMSE relative to the
-    best on that table, tables where it was best, tables run, mean accuracy
-    on the mixed tables and mean seconds per table."""
-    runs = runs.assign(method=label(runs))
+    best on that table, tables where it was best, tables it filled (a failed
+    run is left out here and listed among the failures), mean accuracy on
+    the mixed tables and mean seconds per table."""
     done = runs.dropna(subset=["rmse"])
     relative = done["rmse"] / done.groupby("table")["rmse"].transform("min")
     best = done.loc[done.groupby("table")["rmse"].idxmin(), "method"].value_counts()
@@ -251,7 +247,7 @@ def standings(runs: pd.DataFrame) -> pd.DataFrame:
         "best on": best.reindex(grouped.size().index).fillna(0).astype(int),
         "tables": grouped.size(),
         "accuracy (mixed)": grouped["accuracy"].mean().round(3),
-        "seconds per table": runs.groupby("method", sort=False)["seconds"].mean().round(1),
+        "seconds per table": grouped["seconds"].mean().round(1),
     })
     return table.sort_values("relative RMSE")
 
@@ -275,7 +271,7 @@ def verdict(runs: pd.DataFrame) -> list[str]:
     theirs = full[full["family"] != FLOWIMPUTE]
     if not ours.empty and not theirs.empty:
         mine, other = ours.index[0], theirs.index[0]
-        pair = runs.assign(method=label(runs)).pivot_table(
+        pair = runs.pivot_table(
             index="table", columns="method", values="rmse")[[mine, other]].dropna()
         ratio = float(np.exp(np.mean(np.log(pair[mine] / pair[other]))))
         cost = ranks.at[mine, "seconds per table"] / max(ranks.at[other, "seconds per table"],
@@ -318,7 +314,6 @@ def verdict(runs: pd.DataFrame) -> list[str]:
 def error_table(runs: pd.DataFrame) -> pd.DataFrame:
     """RMSE per table (rows) and method (columns), best in bold; on mixed
     tables "RMSE / accuracy"."""
-    runs = runs.assign(method=label(runs))
     order = list(standings(runs).index)
     cells = {}
     for table, group in runs.groupby("table", sort=False):

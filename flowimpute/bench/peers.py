@@ -6,8 +6,8 @@ Both are optional (``pip install -e .[peers]``). :func:`peer_imputers` gives
 factories of those that import, and a note for each library that does not.
 Every peer takes a numeric array (``fit`` / ``transform``: fitted on some
 rows, imputing others) and a mixed DataFrame (``fit_transform``: categories
-and flags enter HyperImpute as integer codes and come back as the nearest
-code; miceforest takes pandas categories itself).
+and flags enter HyperImpute as integer codes, every column z-scored, and
+come back as the nearest code; miceforest takes pandas categories itself).
 """
 
 from __future__ import annotations
@@ -65,8 +65,15 @@ class MiceForestImputer:
         return completed.to_numpy(dtype=np.float64)
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        text = frame.select_dtypes(exclude=["number", "bool"]).columns
-        data = frame.astype({name: "category" for name in text})
+        # LightGBM takes NaN, not pd.NA: nullable numbers become floats, and
+        # text and flags (nullable or not) pandas categories.
+        kinds = {}
+        for name, dtype in frame.dtypes.items():
+            if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+                kinds[name] = "category"
+            elif isinstance(dtype, pd.api.extensions.ExtensionDtype):
+                kinds[name] = "float64"
+        data = frame.astype(kinds)
         completed = self._kernel(data).complete_data(0)
         completed.index = frame.index
         return completed.astype(frame.dtypes.to_dict())
@@ -108,8 +115,13 @@ class HyperImputeImputer:
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         table = TableEncoder().fit(frame)
         codes = column_codes(frame, table)
-        filled = np.asarray(self._new_plugin().fit_transform(_columns(codes)),
-                            dtype=np.float64)
+        # z-scored, as the numeric tables reach every imputer: HyperImpute's
+        # neural plugins do not scale their input (MIWAE diverged on penguins'
+        # body masses in grams).
+        location, scale = np.nanmean(codes, axis=0), np.nanstd(codes, axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        filled = np.asarray(self._new_plugin().fit_transform(
+            _columns((codes - location) / scale)), dtype=np.float64) * scale + location
         for index, kind in enumerate(table.kinds_):
             if kind in LABEL_KINDS:
                 observed = codes[:, index][~np.isnan(codes[:, index])]
