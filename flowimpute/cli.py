@@ -278,7 +278,7 @@ def _mixed_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list
 
 def _overview_part(args: argparse.Namespace, preset: dict) -> tuple[list[str], list[str]]:
     seed = args.seeds[0] if args.seeds else preset["seed"]
-    numeric = args.datasets or preset["numeric_tables"]
+    numeric = preset["numeric_tables"] if args.datasets is None else args.datasets
     mixed_tables = preset["mixed_tables"] if args.mixed_tables is None else args.mixed_tables
     start = time.perf_counter()
     runs, notes, fitted = overview.run(
@@ -351,8 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "full report (about 2 hours on 2 cores); suite, full: longer")
     bench.add_argument("--tasks", nargs="+", choices=ALL_TASKS,
                        help="run only these parts (default: every part of the preset)")
-    bench.add_argument("--datasets", nargs="+", choices=imputation.TABLE_NAMES,
-                       help="replace the preset's data sets (density, imputation)")
+    bench.add_argument("--datasets", nargs="*", choices=imputation.TABLE_NAMES,
+                       help="replace the preset's data sets (overview: its numeric tables, "
+                            "none for mixed tables only; density, imputation)")
     bench.add_argument("--mixed-tables", nargs="*", choices=mixed.TABLES,
                        help="replace the overview's mixed tables (none: numeric only)")
     bench.add_argument("--no-peers", action="store_true",
