@@ -116,8 +116,7 @@ class HyperImputeImputer:
         table = TableEncoder().fit(frame)
         codes = column_codes(frame, table)
         # z-scored, as the numeric tables reach every imputer: HyperImpute's
-        # neural plugins do not scale their input (MIWAE diverged on penguins'
-        # body masses in grams).
+        # neural plugins do not scale their input.
         location, scale = np.nanmean(codes, axis=0), np.nanstd(codes, axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         filled = np.asarray(self._new_plugin().fit_transform(
