@@ -31,6 +31,11 @@ from .preprocessing.table import CATEGORICAL, FLOAT, TableEncoder, column_kind
 #: the CPU (user guide, "Speed and scale") and the native precision of GPUs.
 #: The mask search trains its candidates in float64.
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: Fewest rows worth holding out for early stopping. The mean loss of fewer
+#: rows is too noisy to stop on (a 15-row table held out one row and stopped
+#: after a handful of steps), and a small table needs every row to learn
+#: from: below this, training uses every row and stops on the training loss.
+MIN_VALIDATION_ROWS = 50
 
 
 def resolve_device(device: str) -> torch.device:
@@ -302,10 +307,11 @@ class BaseFlowEstimator(BaseEstimator):
         )
 
     def _split_validation(self, n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Row indices for training and (if ``validation_fraction`` allows) validation."""
+        """Row indices for training and, when ``validation_fraction`` of the
+        rows makes at least :data:`MIN_VALIDATION_ROWS`, validation."""
         order = np.random.RandomState(seed).permutation(n_rows)
         n_validation = int(self.validation_fraction * n_rows)
-        if n_validation < 1 or n_rows - n_validation < 2:
+        if n_validation < MIN_VALIDATION_ROWS or n_rows - n_validation < 2:
             return order, None
         return order[n_validation:], order[:n_validation]
 

@@ -38,7 +38,9 @@ learning_rate : float, default={learning_rate}
 weight_decay : float, default={weight_decay}
     Adam L2 penalty.
 validation_fraction : float, default={validation_fraction}
-    Share of rows held out for early stopping (0 disables the hold-out).
+    Share of rows held out for early stopping. When it makes fewer than 50
+    rows (0, or a table under 500 rows at 0.1), nothing is held out and
+    early stopping watches the training loss.
 n_iter_no_change : int or None, default={n_iter_no_change}
     Stop after this many epochs without improvement of at least ``tol`` and
     restore the best epoch's parameters; None trains ``max_epochs``.

@@ -44,7 +44,7 @@ def test_wide_tables_report_seconds_and_error_and_skip_past_the_budget():
     first = frame.iloc[0]
     assert first["seconds"] > 0 and 0.5 < first["rmse"] < 2.0   # the mean: about 1 sd
     assert frame["skipped"].iloc[1].startswith("projected")
-    assert set(scale.wide_imputers(0)) >= {"IterativeImputer", "KNN(k=5)"}
+    assert set(scale.wide_imputers(0)) >= {"IterativeImputer(10 rounds)", "KNN(k=5)"}
 
 
 def test_epoch_pairs_have_matching_shapes():

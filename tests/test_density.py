@@ -194,6 +194,17 @@ def test_history_and_early_stopping(gaussian_data):
     assert flow.history_["train_loss"][-1] < flow.history_["train_loss"][0]
 
 
+@pytest.mark.parametrize("n_rows, held_out", [(499, False), (500, True)])
+def test_a_table_too_small_for_a_useful_hold_out_trains_on_every_row(gaussian_data, n_rows,
+                                                                    held_out):
+    """A tenth of 499 rows is 49, under MIN_VALIDATION_ROWS: nothing is held
+    out, and early stopping watches the training loss (it still stops)."""
+    flow = CouplingFlowDensity(n_layers=2, max_epochs=500, n_iter_no_change=3, tol=0.05,
+                               random_state=0).fit(gaussian_data[:n_rows])
+    assert flow.n_iter_ < 500
+    assert len(flow.history_["validation_loss"]) == (flow.n_iter_ if held_out else 0)
+
+
 def test_verbose_shows_progress(make, gaussian_data, capsys):
     make(verbose=1).fit(gaussian_data)
     assert type(make()).__name__ in capsys.readouterr().err

@@ -58,7 +58,7 @@ def test_complete_data_has_nothing_to_plot(penguins, imputer):
 
 def test_training_history_of_a_network_and_of_em():
     rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 3))
+    X = rng.normal(size=(500, 3))   # 10% makes the 50 validation rows of a held-out curve
     X[::5, 1] = np.nan
     vae = VAEImputer(hidden_dims=(8,), max_epochs=4, random_state=0).fit(X)
     (axis,) = _visible(plot_training_history(vae))

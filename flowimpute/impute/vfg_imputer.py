@@ -105,7 +105,7 @@ class VFGImputer(BaseFlowImputer):
     n_init : int, default=1
         Models trained from different random initializations; the one that
         best imputes held-out sections is kept: on the validation rows (the
-        training rows when ``validation_fraction`` is 0), observed sections
+        training rows when nothing is held out), observed sections
         are hidden with probability ``mask_prob`` (the same draw for every
         model) and imputed, and the weighted squared error decides (the
         ELBO rewards confident messages, not accurate imputations). Costs
