@@ -32,9 +32,9 @@ from .preprocessing.table import CATEGORICAL, FLOAT, TableEncoder, column_kind
 #: The mask search trains its candidates in float64.
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 #: Fewest rows worth holding out for early stopping. The mean loss of fewer
-#: rows is too noisy to stop on (a 15-row table held out one row and stopped
-#: after a handful of steps), and a small table needs every row to learn
-#: from: below this, training uses every row and stops on the training loss.
+#: rows is too noisy to stop on (10% of a 15-row table is one row), and a
+#: small table needs every row to learn from: below this, training uses every
+#: row and stops on the training loss.
 MIN_VALIDATION_ROWS = 50
 
 
