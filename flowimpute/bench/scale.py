@@ -189,9 +189,9 @@ def wide_imputers(seed: int) -> dict[str, Callable[[], object]]:
     """The imputers of the wide-table part: ACFlowImputer and FlowImputer at
     their defaults, FlowImputer with a coupling density, beside KNN,
     IterativeImputer and the MissForest-style imputer. IterativeImputer runs
-    scikit-learn's default 10 rounds: the 100 of the other benchmarks keep
-    every round's 300 Bayesian ridge models, and with 300 columns that passed
-    7 GB on 15 rows."""
+    scikit-learn's default 10 rounds: with the other benchmarks' 100 it keeps
+    a Bayesian ridge model per column and round, too many for the memory at
+    300 columns."""
     baselines = baseline_imputers(seed)
     return {
         "ACFlowImputer": lambda: ACFlowImputer(random_state=seed),
