@@ -28,7 +28,7 @@ y = data.target.loc[rows].to_numpy()
 pipeline = Pipeline([
     ("impute", VFGImputer(sections=[["MedInc", "HouseAge"], ["AveRooms", "AveBedrms"],
                                     ["Population", "AveOccup"], ["Latitude", "Longitude"]],
-                          tree=[[0, 1], [2, 3]], max_epochs=5 if FAST else 60,
+                          graph=[[0, 1], [2, 3]], max_epochs=5 if FAST else 60,
                           random_state=0)),
     ("model", Ridge()),
 ])

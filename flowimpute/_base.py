@@ -275,9 +275,9 @@ class BaseFlowEstimator(BaseEstimator):
     def _map_chunks(self, function: Callable[..., Tensor], *arrays: np.ndarray) -> np.ndarray:
         """Apply ``function`` to the same chunks of ``inference_batch_size``
         rows of each array (float arrays become tensors of ``dtype_``, boolean
-        ones boolean tensors); return a float64 array."""
+        and integer ones boolean and integer tensors); return a float64 array."""
         def tensor(array: np.ndarray) -> Tensor:
-            if array.dtype == bool:
+            if array.dtype == bool or np.issubdtype(array.dtype, np.integer):
                 return torch.as_tensor(array, device=self.device_)
             return self._to_tensor(array)
 

@@ -9,7 +9,9 @@ written. They work on any flowimpute imputer or density:
   miceforest draws them); a categorical column as category shares;
 - :func:`plot_training_history`: training and validation loss per epoch,
   and for :class:`~flowimpute.FlowImputer` the EM rounds;
-- :func:`plot_samples`: a pair plot of a density's samples over the data.
+- :func:`plot_samples`: a pair plot of a density's samples over the data;
+- :func:`plot_vfg_graph`: the sections and aggregation graph of a
+  :class:`~flowimpute.VFGImputer`.
 """
 
 from __future__ import annotations
@@ -226,4 +228,61 @@ def plot_samples(density, X, *, n_samples: int = 1000, columns: Sequence | None 
             axis.tick_params(labelsize=6)
     figure.suptitle(f"{type(density).__name__}: samples (red) over the data (black)",
                     fontsize=10)
+    return figure
+
+
+def _graph_positions(graph) -> np.ndarray:
+    """(x, y) of every node: sections along the bottom in order, each
+    aggregation node at its height, above the mean of its children, nodes of
+    one level at least 1 apart."""
+    heights = graph.heights()
+    x = np.zeros(graph.n_nodes)
+    x[: graph.n_sections] = np.arange(graph.n_sections, dtype=float)
+    for level in range(1, max(heights) + 1):
+        nodes = [node for node in range(graph.n_nodes) if heights[node] == level]
+        for node in nodes:
+            x[node] = np.mean([x[child] for child in graph.children(node)])
+        ordered = sorted(nodes, key=lambda node: x[node])
+        for left, right in zip(ordered, ordered[1:], strict=False):
+            x[right] = max(x[right], x[left] + 1.0)
+    return np.column_stack([x, heights])
+
+
+def plot_vfg_graph(imputer) -> Figure:
+    """The sections (bottom) and aggregation nodes of a fitted VFGImputer.
+
+    Each arrow is an invertible edge flow from a child to a parent (the
+    encoding direction); a section lists its columns, an aggregation node
+    its name, and a root (a node with a prior) is drawn in bold. A node
+    with several parents shows a DAG.
+
+    Parameters
+    ----------
+    imputer : fitted :class:`~flowimpute.VFGImputer`
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    graph = imputer.graph_
+    names = getattr(imputer, "feature_names_in_", None)
+    labels = ["\n".join(str(names[c]) if names is not None else f"x{c}" for c in section)
+              for section in imputer.sections_]
+    labels += list(graph.names[graph.n_sections:])
+    position = _graph_positions(graph)
+    width = max(4.0, 1.3 * (np.ptp(position[:, 0]) + 1))
+    figure = Figure(figsize=(width, 1.4 * (position[:, 1].max() + 1) + 0.6),
+                    layout="constrained")
+    axis = figure.subplots()
+    for child, parent in graph.edges:
+        axis.annotate("", xy=position[parent] - (0, 0.12), xytext=position[child] + (0, 0.18),
+                      arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+    for node, (x, y) in enumerate(position):
+        leaf = node < graph.n_sections
+        axis.text(x, y, labels[node], ha="center", va="center", fontsize=8,
+                  fontweight="bold" if node in graph.roots else "normal",
+                  bbox={"boxstyle": "round", "fc": "#f3f3f3" if leaf else "#dde8f5"})
+    axis.set_xlim(position[:, 0].min() - 0.7, position[:, 0].max() + 0.7)
+    axis.set_ylim(-0.6, position[:, 1].max() + 0.5)
+    axis.axis("off")
     return figure

@@ -1,8 +1,10 @@
 """The trust pictures: every panel drawn from the estimator's own results."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 
 from flowimpute import ACFlowImputer, CouplingFlowDensity, FlowImputer, VAEImputer
 from flowimpute.datasets import load_mixed
@@ -82,3 +84,19 @@ def test_samples_pair_plot(penguins):
         len(table), 200]
     with pytest.raises(ValueError, match="1 to 6 numeric columns"):
         plot_samples(density, table, columns=[])
+
+
+def test_vfg_graph_draws_every_node_and_edge():
+    from flowimpute import VFGImputer
+    from flowimpute.plotting import plot_vfg_graph
+    X = pd.DataFrame(np.random.RandomState(0).normal(size=(60, 6)), columns=list("abcdef"))
+    imputer = VFGImputer(sections=[["a", "b"], ["c", "d"], ["e", "f"]],
+                         graph={"top": ["left", "right"], "left": [0, 1], "right": [1, 2]},
+                         max_epochs=1, random_state=0).fit(X)
+    axis = plot_vfg_graph(imputer).axes[0]
+    arrows = [text for text in axis.texts if isinstance(text, Annotation)]
+    labels = [text.get_text() for text in axis.texts if not isinstance(text, Annotation)]
+    assert labels == ["a\nb", "c\nd", "e\nf", "left", "right", "top"]
+    assert len(arrows) == imputer.graph_.n_edges == 6
+    bold = [text.get_text() for text in axis.texts if text.get_fontweight() == "bold"]
+    assert bold == ["top"]

@@ -80,7 +80,7 @@ def _imputers() -> dict:
                                       **small),
         "vfg": VFGImputer(sections=[[0, 1], [2, 3], [4]], max_epochs=4, n_init=2,
                           random_state=0),
-        "vfg_mean_ancestor": VFGImputer(sections=[[0, 1], [2, 3, 4]], tree=[[0], [1]],
+        "vfg_mean_ancestor": VFGImputer(sections=[[0, 1], [2, 3, 4]], graph=[[0], [1]],
                                         aggregation="mean", decode_from="ancestor",
                                         column_weights="variance", n_gap_steps=5,
                                         latent_distribution="laplace", max_epochs=4,

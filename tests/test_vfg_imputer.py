@@ -49,10 +49,10 @@ def test_learns_more_than_the_column_means_with_automatic_sections(correlated):
 
 def test_structure_attributes_and_named_sections(correlated):
     frame = pd.DataFrame(correlated, columns=list("abcdef"))
-    imputer = VFGImputer(sections=[["a", "b"], ["c", "d"], ["e", "f"]], tree=[0, [1, 2]],
+    imputer = VFGImputer(sections=[["a", "b"], ["c", "d"], ["e", "f"]], graph=[0, [1, 2]],
                          **FAST).fit(frame)
     assert [s.tolist() for s in imputer.sections_] == [[0, 1], [2, 3], [4, 5]]
-    assert imputer.tree_.parents == (4, 3, 3, 4, -1)
+    assert imputer.graph_.parents == ((4,), (3,), (3,), (4,), ())
     assert imputer.latent_dim_ == 2
 
 
@@ -159,7 +159,7 @@ def test_score_samples_is_finite_and_ranks_outliers_low(correlated, fitted):
 def test_model_variants_run(correlated, aggregation, distribution, decode_from):
     X = with_gaps(correlated, 0.3, 11)
     out = VFGImputer(aggregation=aggregation, latent_distribution=distribution,
-                     decode_from=decode_from, tree=[[0, 1], 2], **FAST).fit_transform(X)
+                     decode_from=decode_from, graph=[[0, 1], 2], **FAST).fit_transform(X)
     assert not np.isnan(out).any()
 
 
@@ -209,3 +209,129 @@ def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted):
     assert fixed.gap_steps_ is None
     with pytest.raises(ValueError, match="refit"):
         fixed.set_params(n_gap_steps="auto").transform(with_gaps(correlated, 0.2, 1))
+
+
+def test_a_tree_given_as_a_dag_gives_the_same_imputations(correlated):
+    X = with_gaps(correlated, 0.2, 3)
+    sections = [[0, 1], [2, 3], [4, 5]]
+    nested = VFGImputer(sections=sections, graph=[0, [1, 2]], **FAST).fit(X)
+    mapping = VFGImputer(sections=sections, graph={"root": [0, "pair"], "pair": [1, 2]},
+                         **FAST).fit(X)
+    np.testing.assert_array_equal(nested.transform(X), mapping.transform(X))
+    np.testing.assert_array_equal(nested.score_samples(X), mapping.score_samples(X))
+    np.testing.assert_array_equal(nested.sample_imputations(X, 2, random_state=0),
+                                  mapping.sample_imputations(X, 2, random_state=0))
+
+
+def test_a_dag_with_a_shared_section_and_two_roots(correlated):
+    X = with_gaps(correlated, 0.25, 4)
+    dag = {"a": [0, 1], "b": [1, 2]}
+    imputer = VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], graph=dag, **FAST).fit(X)
+    assert imputer.graph_.roots == (3, 4) and imputer.graph_.parents[1] == (3, 4)
+    assert imputer.module_.edges.n_edges == 4
+    out = imputer.transform(X)
+    observed = ~np.isnan(X)
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out[observed], X[observed])
+    draws = imputer.sample_imputations(X, 3, random_state=1)
+    assert draws.shape == (3, *X.shape) and not np.isnan(draws).any()
+    assert (draws.std(axis=0)[~observed] > 0).mean() > 0.9
+    assert np.isfinite(imputer.score_samples(X)).all()
+    np.testing.assert_array_equal(
+        out, VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], graph=dag, **FAST).fit(X).transform(X))
+
+
+def test_a_section_with_two_parents_is_decoded_as_their_average(correlated, fitted):
+    dag = VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], graph={"a": [0, 1], "b": [1, 2]},
+                     **FAST).fit(with_gaps(correlated, 0.2, 0))
+    model = dag.module_
+    leaves = torch.as_tensor(correlated[:5].reshape(5, 3, 2))
+    messages = model.encode(leaves, torch.ones(5, 3, dtype=torch.bool))
+    decoded = model.decode(messages)
+    from_a = model.edges.inverse(messages.states[3][None], torch.tensor([1]))[0]
+    from_b = model.edges.inverse(messages.states[4][None], torch.tensor([2]))[0]
+    torch.testing.assert_close(decoded[1], (from_a + from_b) / 2)
+
+
+@pytest.mark.parametrize("graph, message", [
+    ({"a": ["b", 0], "b": ["a", 1, 2]}, "cycle"),
+    ({"a": [0, 1]}, "no parent"),
+])
+def test_bad_graphs_are_refused_at_fit(correlated, graph, message):
+    with pytest.raises(ValueError, match=message):
+        VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], graph=graph, **FAST).fit(correlated)
+
+
+def test_encode_returns_the_states_of_the_chosen_nodes(correlated, fitted):
+    X = with_gaps(correlated[:50], 0.2, 8)
+    roots = fitted.encode(X)
+    assert roots.shape == (50, fitted.latent_dim_) and np.isfinite(roots).all()
+    np.testing.assert_array_equal(roots, fitted.encode(X, nodes="root"))
+    np.testing.assert_array_equal(roots, fitted.encode(X, nodes=[fitted.graph_.roots[0]]))
+    with pytest.raises(ValueError, match="not an aggregation node"):
+        fitted.encode(X, nodes=["section 0"])
+    with pytest.raises(ValueError, match="not an aggregation node"):
+        fitted.encode(X, nodes="nowhere")
+
+
+def test_encoder_in_a_pipeline_with_pandas_output(correlated):
+    from sklearn.linear_model import LogisticRegression
+
+    from flowimpute import VFGEncoder
+    frame = pd.DataFrame(with_gaps(correlated, 0.2, 2), columns=list("abcdef"))
+    y = correlated[:, 0] > 0
+    encoder = VFGEncoder(sections=[["a", "b"], ["c", "d"], ["e", "f"]],
+                         graph={"left": [0, 1], "right": [1, 2]}, **FAST)
+    states = encoder.set_output(transform="pandas").fit_transform(frame)
+    assert list(states.columns) == ["left_0", "left_1", "right_0", "right_1"]
+    assert states.index.equals(frame.index)
+    pipeline = Pipeline([("encode", VFGEncoder(**{**FAST, "max_epochs": 20})),
+                         ("classify", LogisticRegression())])
+    majority = max(y.mean(), 1 - y.mean())
+    assert pipeline.fit(frame, y).score(frame, y) > majority + 0.2
+
+
+def test_a_label_prior_pulls_each_class_together(correlated):
+    from flowimpute import VFGEncoder
+    X = with_gaps(correlated, 0.1, 12)
+    y = np.where(correlated[:, 2] > 0, "up", "down")
+
+    def separation(prior):
+        encoder = VFGEncoder(sections=[[0, 1], [2, 3], [4, 5]], prior=prior, max_epochs=30,
+                             random_state=0).fit(X, y)
+        states = encoder.transform(X)
+        means = [states[y == label].mean(axis=0) for label in ("up", "down")]
+        spread = np.sqrt(np.mean([states[y == label].var(axis=0).sum()
+                                  for label in ("up", "down")]))
+        return np.linalg.norm(means[0] - means[1]) / spread, encoder
+
+    unlabelled, _ = separation("standard")
+    labelled, encoder = separation("label")
+    assert labelled > unlabelled
+    # each class's states lie nearest its own learned prior mean
+    means = encoder.module_.prior_means.detach().numpy()[:, 0]
+    states = encoder.transform(X)
+    nearest = ((states[:, None] - means[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert (encoder.classes_[nearest] == y).mean() > 0.85
+    assert list(encoder.classes_) == ["down", "up"]
+    np.testing.assert_allclose(encoder.module_.log_class_weights.exp().sum().item(), 1.0)
+    scores = encoder.score_samples(X[:20], y[:20])
+    assert np.isfinite(scores).all() and np.isfinite(encoder.score_samples(X[:20])).all()
+    swapped = encoder.score_samples(X[:20], np.where(y[:20] == "up", "down", "up"))
+    assert scores.mean() > swapped.mean()  # the right class's prior fits better
+
+
+def test_label_prior_errors(correlated):
+    y = np.where(correlated[:, 0] > 0, 1, 0)
+    with pytest.raises(ValueError, match=r"fit\(X, y\)"):
+        VFGImputer(prior="label", **FAST).fit(correlated)
+    with pytest.raises(ValueError, match="labels for"):
+        VFGImputer(prior="label", **FAST).fit(correlated, y[:10])
+    with pytest.raises(ValueError, match="missing labels"):
+        VFGImputer(prior="label", **FAST).fit(correlated, np.where(y == 1, np.nan, 0.0))
+    imputer = VFGImputer(prior="label", **FAST).fit(correlated, y)
+    assert not np.isnan(imputer.transform(with_gaps(correlated, 0.3, 1))).any()
+    with pytest.raises(ValueError, match=r"classes \[2\] not seen at fit"):
+        imputer.score_samples(correlated[:3], [0, 1, 2])
+    with pytest.raises(ValueError, match='prior="label"'):
+        VFGImputer(**FAST).fit(correlated).score_samples(correlated[:3], [0, 1, 0])

@@ -127,7 +127,7 @@ def vfg_variants(sections, tree, seed: int, variants: Sequence[str] | None = Non
     if unknown:
         raise ValueError(f"Unknown VFG variants {sorted(unknown)}; "
                          f"choose from {list(VFG_VARIANTS)}.")
-    common = dict(sections=sections, tree=tree, random_state=seed, **overrides)
+    common = dict(sections=sections, graph=tree, random_state=seed, **overrides)
     return {name: (lambda settings=settings: VFGImputer(**settings, **common))
             for name, settings in VFG_VARIANTS.items()
             if variants is None or name in variants}

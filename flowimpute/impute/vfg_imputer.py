@@ -5,13 +5,14 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
 
-from .._base import check_hidden_dims, make_generator
+from .._base import check_hidden_dims, make_generator, seeded_torch
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
 from ..vfg.inference import SectionInference
@@ -27,12 +28,12 @@ GAP_STEP_CANDIDATES = (0, 5, 10, 25)
 class VFGImputer(BaseFlowImputer):
     """Missing-value imputation with a Variational Flow Graphical model.
 
-    Columns are grouped into sections, the leaves of a tree whose edges are
-    invertible flows and whose inner nodes aggregate their children's
-    messages. Training maximizes the paper's layer-wise ELBO on the observed
+    Columns are grouped into sections, the leaves of a tree or DAG whose
+    edges are invertible flows and whose inner nodes aggregate their
+    children's messages. Training maximizes the paper's layer-wise ELBO on the observed
     entries, with sections also hidden at random (``mask_prob``) so that the
     model learns to infer hidden sections from the others. A row is imputed
-    by encoding its observed sections up the tree and decoding the root into
+    by encoding its observed sections up the graph and decoding the roots into
     the missing ones; the gaps of partially observed sections are filled by
     encode-decode rounds and a short search down the row's negative ELBO.
     Columns are standardized on their observed entries, and imputations are
@@ -45,11 +46,17 @@ class VFGImputer(BaseFlowImputer):
         Column groups (indices, or names when fitting on a DataFrame), each
         column in exactly one group. None groups correlated columns
         automatically into sections of about ``section_size`` columns.
-    tree : nested list of int or None, default=None
-        Aggregation structure over section indices: ``[0, 1, 2]`` is one
-        aggregation node over three sections; ``[[0, 1], [2, 3]]`` two nodes
-        joined under a root. None: one node over up to 4 sections, else a
-        balanced tree with up to 4 children per node.
+    graph : nested list of int, dict or None, default=None
+        Aggregation structure over section indices. A nested list is a tree:
+        ``[0, 1, 2]`` is one aggregation node over three sections; ``[[0,
+        1], [2, 3]]`` two nodes joined under a root. A dict maps each
+        aggregation node's name to its children (section indices or other
+        nodes' names) and may describe a DAG: ``{"a": [0, 1], "b": [1,
+        2]}`` gives section 1 two parents, and nodes that are nobody's child
+        are roots, each with its own prior. The graph must be acyclic and
+        every section a child of some node; a tree written as a dict gives
+        the same model as its nested list. None: one node over up to 4
+        sections, else a balanced tree with up to 4 children per node.
     section_size : int, default=2
         Target section size when ``sections`` is None.
     latent_dim : int or None, default=None
@@ -77,6 +84,14 @@ class VFGImputer(BaseFlowImputer):
         confidences (a product of Gaussian experts).
     latent_distribution : {"gaussian", "laplace"}, default="gaussian"
         Root prior and the form of the reconstruction terms (L2 or L1).
+    prior : {"standard", "label"}, default="standard"
+        "label" centres each root's prior on a learned mean per class of the
+        ``y`` given to :meth:`fit` (the paper's label-dependent prior, for
+        disentangled representations, :meth:`encode`); rows of one class
+        are then pulled together at the roots. Imputing needs no label:
+        without one the prior is the mixture of the classes, weighted by
+        their frequency at fit, and :meth:`score_samples` takes the labels
+        when they are known.
     column_weights : {"equal", "variance"} or array-like, default="equal"
         Weight of each column's reconstruction error in the training loss,
         the gap search and the choice among ``n_init`` restarts: "equal" on
@@ -119,8 +134,10 @@ class VFGImputer(BaseFlowImputer):
     ----------
     sections_ : list of ndarray
         Column indices (into the input columns) of each section.
-    tree_ : Tree
-        The aggregation tree.
+    graph_ : Graph
+        The aggregation graph (:mod:`flowimpute.vfg.structure`): each
+        node's parents and name; draw it with
+        :func:`flowimpute.plotting.plot_vfg_graph`.
     latent_dim_ : int
     module_ : VFGModel
     layout_ : SectionLayout
@@ -160,7 +177,7 @@ class VFGImputer(BaseFlowImputer):
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
         "sections": [list, None],
-        "tree": [list, None],
+        "graph": [list, dict, None],
         "section_size": [Interval(Integral, 1, None, closed="left")],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "padding": [StrOptions({"noise", "zeros"})],
@@ -170,6 +187,7 @@ class VFGImputer(BaseFlowImputer):
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
         "aggregation": [StrOptions({"weighted", "mean"})],
         "latent_distribution": [StrOptions({"gaussian", "laplace"})],
+        "prior": [StrOptions({"standard", "label"})],
         "column_weights": [StrOptions({"equal", "variance"}), "array-like"],
         "mask_prob": [Interval(Real, 0, 1, closed="left")],
         "decode_from": [StrOptions({"root", "ancestor"})],
@@ -180,10 +198,11 @@ class VFGImputer(BaseFlowImputer):
     }
 
     parameters = {
-        "sections": None, "tree": None, "section_size": 2, "latent_dim": None, "padding": "noise",
+        "sections": None, "graph": None, "section_size": 2, "latent_dim": None, "padding": "noise",
         "n_coupling_layers": 3, "hidden_dims": (32, 32), "activation": "tanh",
         "log_scale_bound": 3.0, "aggregation": "weighted", "latent_distribution": "gaussian",
-        "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root", "n_refine_steps": 3,
+        "prior": "standard", "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root",
+        "n_refine_steps": 3,
         "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 3e-3, "weight_decay": 0.0,
         "validation_fraction": 0.1, "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
@@ -195,14 +214,66 @@ class VFGImputer(BaseFlowImputer):
                                 self.n_refine_steps, self._entry_weights_, self.gap_step_size)
 
     # ------------------------------------------------------------------- fit
-    def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
+    def fit(self, X, y=None):
+        """Fit the imputer on ``X``, which may contain missing values anywhere.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None, default=None
+            Class labels, required with ``prior="label"`` (they centre the
+            roots' prior) and ignored otherwise.
+
+        Returns
+        -------
+        self : object
+        """
+        X_scaled, observed, seed = self._start_fit(X)
+        labels = self._fit_labels(y, X_scaled.shape[0])
+        with seeded_torch(seed, self.device_):
+            self._fit_model(X_scaled, observed, seed, labels)
+        return self
+
+    def _fit_labels(self, y, n_rows: int) -> np.ndarray | None:
+        """Class indices of ``y`` for a label prior (setting ``classes_``), or None."""
+        if self.prior != "label":
+            self.classes_ = None
+            return None
+        if y is None:
+            raise ValueError('prior="label" needs the class labels: call fit(X, y).')
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_rows:
+            raise ValueError(f"y has {len(y)} labels for {n_rows} rows of X.")
+        if pd.isna(y).any():
+            raise ValueError("y has missing labels; a label prior needs the class of every "
+                             "row (drop the unlabelled rows).")
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        return labels
+
+    def _label_indices(self, y, n_rows: int) -> np.ndarray | None:
+        """Class indices of labels given after fit (None stays None)."""
+        if y is None:
+            return None
+        if self.prior != "label":
+            raise ValueError('Labels are used only by a model fitted with prior="label".')
+        y = column_or_1d(y)
+        if len(y) != n_rows:
+            raise ValueError(f"y has {len(y)} labels for {n_rows} rows of X.")
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"y holds classes {unseen.tolist()} not seen at fit; the model "
+                             f"knows {self.classes_.tolist()}.")
+        return np.searchsorted(self.classes_, y)
+
+    def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int,
+                   labels: np.ndarray | None = None) -> None:
         hidden_dims = check_hidden_dims(self.hidden_dims)
         structure = resolve_structure(
-            self.sections, self.tree, self.section_size, self.latent_dim,
+            self.sections, self.graph, self.section_size, self.latent_dim,
             np.where(observed, X_scaled, np.nan), self.modelled_features_,
             self.n_coordinates_, self._coordinate_names())
         local_sections = structure.local_sections
-        self.sections_, self.tree_, self.latent_dim_ = (structure.sections, structure.tree,
+        self.sections_, self.graph_, self.latent_dim_ = (structure.sections, structure.graph,
                                                         structure.latent_dim)
         self.layout_ = SectionLayout(local_sections, self.latent_dim_,
                                      self.codec_.standardized_low_,
@@ -214,22 +285,28 @@ class VFGImputer(BaseFlowImputer):
         observed_tensor = torch.as_tensor(observed, device=self.device_)
         train_rows, validation_rows = self._split_validation(values.shape[0], seed)
         index = torch.as_tensor(train_rows, device=self.device_)
+        data = (values, observed_tensor)
+        if labels is not None:
+            data += (torch.as_tensor(labels, device=self.device_),)
         validation = (None if validation_rows is None else
                       tuple(t[torch.as_tensor(validation_rows, device=self.device_)]
-                            for t in (values, observed_tensor)))
+                            for t in data))
         held_out = validation or (values[index[:4096]], observed_tensor[index[:4096]])
         candidates, errors = [], []
         for attempt in range(self.n_init):
             torch.manual_seed(seed + attempt)
             self.module_ = VFGModel(
-                self.tree_, self.latent_dim_, self.n_coupling_layers, hidden_dims,
+                self.graph_, self.latent_dim_, self.n_coupling_layers, hidden_dims,
                 self.activation, self.log_scale_bound, self.aggregation,
-                self.latent_distribution,
+                self.latent_distribution, 0 if labels is None else self.classes_.size,
             ).to(device=self.device_, dtype=self.dtype_)
+            if labels is not None:
+                frequency = np.bincount(labels, minlength=self.classes_.size) / labels.size
+                self.module_.log_class_weights.copy_(self._to_tensor(np.log(frequency)))
             loss = self._inference().training_loss(
                 self.mask_prob, self.padding == "noise" and self.layout_.padded)
-            self._fit_module(self.module_, loss,
-                             (values[index], observed_tensor[index]), validation, seed + attempt)
+            self._fit_module(self.module_, loss, tuple(t[index] for t in data), validation,
+                             seed + attempt)
             if self.n_init > 1:
                 errors.append(self._inference().masked_imputation_error(
                     *held_out, self.mask_prob, make_generator(seed, self.device_)))
@@ -254,7 +331,7 @@ class VFGImputer(BaseFlowImputer):
     def _impute_draws(self, X_scaled: np.ndarray, observed: np.ndarray,
                       root_noise: np.ndarray) -> np.ndarray:
         """One imputation per draw of ``root_noise`` (n_draws, n_rows,
-        latent_dim); returns (n_draws, n_rows, n_columns)."""
+        n_roots * latent_dim); returns (n_draws, n_rows, n_columns)."""
         (n_rows, n_columns), (n_draws, _, width) = X_scaled.shape, root_noise.shape
         inference, steps = self._inference(), self._gap_steps_per_entry()
         noise = np.moveaxis(root_noise, 0, 1).reshape(n_rows, n_draws * width)
@@ -292,10 +369,10 @@ class VFGImputer(BaseFlowImputer):
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several plausible completions of ``X`` (multiple imputation).
 
-        Each draw takes the root state from a Gaussian around its imputed
+        Each draw takes every root's state from a Gaussian around its imputed
         value whose precision is the prior's 1 plus the learned precisions of
         the root's observed children (with ``aggregation="mean"`` each child
-        counts 1), and decodes it into the missing entries. Only the root's
+        counts 1), and decodes them into the missing entries. Only the roots'
         uncertainty is sampled: deeper aggregation levels and the decoders'
         own noise are not, so the spread is a lower bound on the true
         uncertainty. Observed entries are identical in every draw. The fill
@@ -314,14 +391,69 @@ class VFGImputer(BaseFlowImputer):
         """
         X, observed, index = self._validate_draw_request(X, n_imputations)
         noise = check_random_state(random_state).standard_normal(
-            (n_imputations, X.shape[0], self.latent_dim_))
+            (n_imputations, X.shape[0], len(self.graph_.roots) * self.latent_dim_))
         return self._complete_draws(
             X, observed, n_imputations,
             lambda X_scaled, modelled, rows: self._impute_draws(X_scaled, modelled,
                                                                 noise[:, rows]),
             index)
 
-    def score_samples(self, X) -> np.ndarray:
+    def encode(self, X, nodes=None) -> np.ndarray:
+        """Each row's state at chosen nodes of the graph: a representation.
+
+        The observed sections are encoded up the graph (the gaps of
+        partially observed sections filled as :meth:`transform` fills them);
+        a node's state is the (weighted) average of its visible children's
+        messages. Use it as features for another model, or
+        :class:`~flowimpute.VFGEncoder` to do so in a Pipeline.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            May contain missing values.
+        nodes : sequence of str or int, or None, default=None
+            Aggregation nodes, by name (``graph_.names``: the keys of a
+            ``graph`` given as a dict; "root" and "node <i>" for a tree) or
+            number; None: the roots.
+
+        Returns
+        -------
+        states : ndarray of shape (n_samples, len(nodes) * latent_dim_)
+            The nodes' states side by side.
+        """
+        check_is_fitted(self)
+        numbers = self._node_numbers(nodes)
+        X, observed = self._validate_input(X, reset=False)
+        inference, steps = self._inference(), self._gap_steps_per_entry()
+        states = np.empty((X.shape[0], len(numbers) * self.latent_dim_))
+        for rows in self._row_chunks(X.shape[0]):
+            observed_rows = observed[rows][:, self.modelled_features_]
+            X_scaled = self._scaled(X[rows][:, self.modelled_features_], observed_rows)
+            states[rows] = self._map_chunks(
+                lambda values, observed: inference.node_states(values, observed, steps, numbers),
+                X_scaled, observed_rows)
+        return states
+
+    def _node_numbers(self, nodes) -> list[int]:
+        """Numbers of the aggregation nodes named (or numbered) in ``nodes``."""
+        graph = self.graph_
+        if nodes is None:
+            return list(graph.roots)
+        if isinstance(nodes, (str, int, np.integer)):
+            nodes = [nodes]
+        numbers = []
+        for node in nodes:
+            number = graph.names.index(node) if node in graph.names else node
+            if not isinstance(number, (int, np.integer)) or not (
+                    graph.n_sections <= number < graph.n_nodes):
+                raise ValueError(
+                    f"nodes names {node!r}, which is not an aggregation node; the graph's "
+                    f"are {list(graph.names[graph.n_sections:])} (numbers "
+                    f"{graph.n_sections} to {graph.n_nodes - 1}).")
+            numbers.append(int(number))
+        return numbers
+
+    def score_samples(self, X, y=None) -> np.ndarray:
         """Per-row ELBO of the observed entries, in the units of ``X``.
 
         The layer-wise ELBO the model is trained on: the Gaussian (or
@@ -336,6 +468,10 @@ class VFGImputer(BaseFlowImputer):
         ----------
         X : array-like of shape (n_samples, n_features)
             May contain missing values; only observed entries are scored.
+        y : array-like of shape (n_samples,) or None, default=None
+            With ``prior="label"``, each row's class (one seen at fit),
+            whose prior the roots are scored under; None scores them under
+            the mixture of the classes.
 
         Returns
         -------
@@ -343,13 +479,14 @@ class VFGImputer(BaseFlowImputer):
         """
         check_is_fitted(self)
         X, observed = self._validate_input(X, reset=False)
+        labels = self._label_indices(y, X.shape[0])
         inference = self._inference()
         elbo = np.empty(X.shape[0])
         for rows in self._row_chunks(X.shape[0]):
             observed_rows = observed[rows][:, self.modelled_features_]
             X_scaled = self._scaled(X[rows][:, self.modelled_features_], observed_rows)
-            elbo[rows] = (self._map_chunks(inference.elbo_without_entropy, X_scaled,
-                                           observed_rows)
+            arrays = (X_scaled, observed_rows) + (() if labels is None else (labels[rows],))
+            elbo[rows] = (self._map_chunks(inference.elbo_without_entropy, *arrays)
                           + self.training_entropy_
                           - (observed_rows * np.log(self.scale_)).sum(axis=1))
         return elbo

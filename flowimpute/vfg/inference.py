@@ -59,16 +59,19 @@ class SectionInference:
     def reconstruct(self, leaves: Tensor, leaf_visible: Tensor,
                     root_noise: Tensor | None = None) -> Tensor:
         """Decoded sections, clipped to the training range. ``root_noise``
-        (standard normal, one row per row) draws the root state from its
-        approximate posterior instead of taking its mean."""
+        (standard normal, (n, n_roots * latent_dim): each root's block in
+        turn) draws the roots' states from their approximate posterior
+        instead of taking its mean."""
         model = self.model
         messages = model.encode(leaves, leaf_visible)
         if root_noise is not None:
-            root = model.tree.root
-            spread = torch.rsqrt(model.root_precision(messages))
-            messages.states[root] = messages.states[root] + root_noise * spread
+            roots = model.graph.roots
+            noises = root_noise.unflatten(1, (len(roots), model.latent_dim)).unbind(1)
+            for root, noise, precision in zip(roots, noises, model.root_precisions(messages),
+                                              strict=True):
+                messages.states[root] = messages.states[root] + noise * torch.rsqrt(precision)
         decoded = model.decode(messages, from_root=self.decode_from == "root")
-        return self.layout.clip(torch.stack(decoded[: model.tree.n_sections], dim=1))
+        return self.layout.clip(torch.stack(decoded[: model.graph.n_sections], dim=1))
 
     def refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
         """Fill the missing entries of visible (partially observed) sections."""
@@ -115,38 +118,44 @@ class SectionInference:
                 snapshots[step] = torch.where(finite, current, leaves)
         return snapshots
 
-    def elbo_without_entropy(self, values: Tensor, observed: Tensor) -> Tensor:
+    def elbo_without_entropy(self, values: Tensor, observed: Tensor,
+                             labels: Tensor | None = None) -> Tensor:
         """Per-row ELBO of the observed entries (standardized scale), all
         terms but the batch entropies, with the normalizing constants of the
-        reconstruction and message terms."""
+        reconstruction and message terms; ``labels`` select a label prior's
+        class (None: its mixture)."""
         model = self.model
         entry_constant = (0.5 * math.log(2 * math.pi)
                           if model.latent_distribution == "gaussian" else math.log(2.0))
         leaves, entry_observed, leaf_visible = self.prepare(values, observed)
-        per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed)
-        n_visible_messages = torch.stack(model.visibility(leaf_visible)[:-1], dim=1).sum(1)
+        per_row, _ = model.elbo_terms(leaves, leaf_visible, entry_observed, labels=labels)
+        visible = model.visibility(leaf_visible)
+        n_visible_messages = torch.stack([visible[child] for child, _ in model.graph.edges],
+                                         dim=1).sum(1)
         n_terms = entry_observed.sum((1, 2)) + model.latent_dim * n_visible_messages
         return -(per_row + entry_constant * n_terms)
 
     def training_loss(self, mask_prob: float, pad_with_noise: bool) -> Callable[..., Tensor]:
-        """The negative ELBO of a batch ``(values, observed)``: the full pass
+        """The negative ELBO of a batch ``(values, observed[, labels])``: the full pass
         (the paper's Algorithm 1) and, with ``mask_prob > 0``, the
         random-masking pass (Algorithm 2), over the same rows stacked into one
         batch (same terms, half the calls). ``pad_with_noise`` puts standard
         normal draws in the padding entries."""
         model, layout, weights = self.model, self.layout, self.entry_weights
 
-        def loss_fn(values: Tensor, observed: Tensor) -> Tensor:
+        def loss_fn(values: Tensor, observed: Tensor, labels: Tensor | None = None) -> Tensor:
             leaves, entry_observed, leaf_observed = self.prepare(values, observed)
             if pad_with_noise:
                 leaves = layout.with_padding_noise(leaves)
             if mask_prob == 0:
-                return model.negative_elbo(leaves, leaf_observed, entry_observed, weights)
+                return model.negative_elbo(leaves, leaf_observed, entry_observed, weights,
+                                           labels)
             visible = torch.cat([leaf_observed, random_visibility(
                 leaf_observed, mask_prob, leaves.dtype)])
             per_row, entropy = model.elbo_terms(
                 torch.cat([leaves, leaves]), visible,
-                torch.cat([entry_observed, entry_observed]), n_groups=2, entry_weights=weights)
+                torch.cat([entry_observed, entry_observed]), n_groups=2, entry_weights=weights,
+                labels=None if labels is None else torch.cat([labels, labels]))
             n_rows = leaves.shape[0]
             return per_row[:n_rows].mean() + per_row[n_rows:].mean() - entropy
 
@@ -162,6 +171,14 @@ class SectionInference:
         for count in counts:
             leaves = torch.where(steps == count, snapshots[count], leaves)
         return leaves, entry_observed, leaf_visible
+
+    def node_states(self, values: Tensor, observed: Tensor, steps: Tensor,
+                    nodes: Sequence[int]) -> Tensor:
+        """The encoded state of each of ``nodes`` (n, len(nodes) * latent_dim),
+        from the observed sections with their gaps filled by :meth:`fill`."""
+        leaves, _, leaf_visible = self.fill(values, observed, steps)
+        states = self.model.encode(leaves, leaf_visible).states
+        return torch.cat([states[node] for node in nodes], dim=1)
 
     def impute(self, values: Tensor, observed: Tensor, steps: Tensor,
                root_noises: Sequence[Tensor] | None = None) -> Tensor:

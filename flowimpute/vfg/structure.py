@@ -1,15 +1,18 @@
-"""Sections of columns and the tree of aggregation nodes above them.
+"""Sections of columns and the graph of aggregation nodes above them.
 
 Nodes are numbered leaves first: node ``t < n_sections`` is section ``t``;
-aggregation nodes follow in bottom-up order, so the root is the last node and
-every child has a smaller number than its parent.
+aggregation nodes follow in topological order, so every child has a smaller
+number than each of its parents. A tree is the graph in which every node but
+the root has one parent; a DAG lets a node have several parents and the
+graph several roots (source nodes).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -18,68 +21,184 @@ MAX_AUTO_CHILDREN = 4
 
 
 @dataclass(frozen=True)
-class Tree:
-    """Parent of every node; ``parents[root] == -1``."""
+class Graph:
+    """Parents of every node (``()`` for a root) and each node's name.
+
+    Edges are the ``(child, parent)`` pairs, numbered by child and then by
+    parent; in a tree edge ``e`` joins node ``e`` to its parent.
+    """
 
     n_sections: int
-    parents: tuple[int, ...]
+    parents: tuple[tuple[int, ...], ...]
+    names: tuple[str, ...]
 
     @property
     def n_nodes(self) -> int:
         return len(self.parents)
 
+    @cached_property
+    def edges(self) -> tuple[tuple[int, int], ...]:
+        return tuple((child, parent) for child, parents in enumerate(self.parents)
+                     for parent in parents)
+
     @property
-    def root(self) -> int:
-        return self.n_nodes - 1
+    def n_edges(self) -> int:
+        return len(self.edges)
+
+    @cached_property
+    def roots(self) -> tuple[int, ...]:
+        return tuple(node for node, parents in enumerate(self.parents) if not parents)
+
+    @property
+    def is_tree(self) -> bool:
+        return len(self.roots) == 1 and all(len(p) <= 1 for p in self.parents)
+
+    def in_edges(self, node: int) -> list[int]:
+        """Edges from the children of ``node``, by child."""
+        return [e for e, (_, parent) in enumerate(self.edges) if parent == node]
+
+    def out_edges(self, node: int) -> list[int]:
+        """Edges to the parents of ``node``, by parent."""
+        return [e for e, (child, _) in enumerate(self.edges) if child == node]
 
     def children(self, node: int) -> list[int]:
-        return [child for child, parent in enumerate(self.parents) if parent == node]
+        return [self.edges[e][0] for e in self.in_edges(node)]
 
-    def path_from_root(self, node: int) -> list[int]:
-        """Nodes from the root down to ``node`` (both included)."""
-        path = [node]
-        while self.parents[path[-1]] != -1:
-            path.append(self.parents[path[-1]])
-        return path[::-1]
+    def heights(self) -> list[int]:
+        """Longest path down to a leaf (leaves: 0)."""
+        height = [0] * self.n_nodes
+        for node in range(self.n_sections, self.n_nodes):  # children come first
+            height[node] = 1 + max(height[c] for c in self.children(node))
+        return height
+
+    def depths(self) -> list[int]:
+        """Longest path up to a root (roots: 0)."""
+        depth = [0] * self.n_nodes
+        for node in reversed(range(self.n_nodes)):  # parents come first
+            if self.parents[node]:
+                depth[node] = 1 + max(depth[p] for p in self.parents[node])
+        return depth
 
 
-def parse_tree(tree, n_sections: int) -> Tree:
-    """Build a :class:`Tree` from a nested list of section indices.
+def section_name(section: int) -> str:
+    return f"section {section}"
+
+
+def parse_graph(graph, n_sections: int) -> Graph:
+    """Build a :class:`Graph` from the ``graph`` parameter of
+    :class:`~flowimpute.VFGImputer`: None (:func:`auto_tree`), a nested list
+    (:func:`parse_tree`) or a mapping of node names to children
+    (:func:`parse_dag`)."""
+    if graph is None:
+        return auto_tree(n_sections)
+    if isinstance(graph, Mapping):
+        return parse_dag(graph, n_sections)
+    return parse_tree(graph, n_sections)
+
+
+def parse_tree(tree, n_sections: int) -> Graph:
+    """Build a tree from a nested list of section indices.
 
     ``[0, 1, 2]`` is one aggregation node (the root) over sections 0-2;
     ``[[0, 1], [2, 3]]`` two aggregation nodes joined under a root. Every
-    section must appear exactly once. ``None`` builds :func:`auto_tree`.
+    section must appear exactly once. Aggregation nodes are numbered in
+    post-order (children before parents, left to right).
     """
-    if tree is None:
-        return auto_tree(n_sections)
-    parents: list[int] = [-1] * n_sections
+    parents: list[tuple[int, ...]] = [()] * n_sections
     seen: list[int] = []
 
     def visit(node) -> int:
         if isinstance(node, (int, np.integer)):
             if not 0 <= node < n_sections:
-                raise ValueError(f"tree names section {node}, but there are {n_sections} sections.")
+                raise ValueError(
+                    f"graph names section {node}, but there are {n_sections} sections.")
             seen.append(int(node))
             return int(node)
         if not isinstance(node, (list, tuple)) or len(node) == 0:
             raise ValueError(
-                f"tree entries must be section indices or non-empty lists, got {node!r}.")
+                f"graph entries must be section indices or non-empty lists, got {node!r}.")
         children = [visit(child) for child in node]
-        parents.append(-1)
+        parents.append(())
         index = len(parents) - 1
         for child in children:
-            parents[child] = index
+            parents[child] = (index,)
         return index
 
     visit(tree)
     if sorted(seen) != list(range(n_sections)):
         raise ValueError(
-            f"tree must name each of the {n_sections} sections exactly once, got {tree!r}."
+            f"a tree must name each of the {n_sections} sections exactly once, got {tree!r}; "
+            "a section with several parents needs a graph given as a mapping."
         )
-    return Tree(n_sections, tuple(parents))
+    names = [section_name(t) for t in range(n_sections)]
+    names += [f"node {node}" for node in range(n_sections, len(parents) - 1)] + ["root"]
+    return Graph(n_sections, tuple(parents), tuple(names))
 
 
-def auto_tree(n_sections: int, max_children: int = MAX_AUTO_CHILDREN) -> Tree:
+def parse_dag(graph: Mapping, n_sections: int) -> Graph:
+    """Build a DAG from a mapping of aggregation-node names to their children.
+
+    Children are section indices (int) or the names of other aggregation
+    nodes (str); a node may be the child of several nodes, and a node that is
+    nobody's child is a root. ``{"a": [0, 1], "b": [1, 2]}`` has two roots
+    sharing section 1. Aggregation nodes are numbered in post-order from the
+    roots in the mapping's order (children before parents), so a tree
+    written as a mapping is numbered as its nested list.
+    """
+    names = list(graph)
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(f"graph keys must be node names (str), got {name!r}; sections "
+                             "are children, given by their index.")
+    children: dict[str, list] = {}
+    for name in names:
+        entries = graph[name]
+        if isinstance(entries, (str, int, np.integer)) or len(entries) == 0:
+            raise ValueError(f"graph node {name!r} must list one or more children, "
+                             f"got {entries!r}.")
+        entries = list(entries)
+        for child in entries:
+            if isinstance(child, str):
+                if child not in graph:
+                    raise ValueError(f"graph node {name!r} names child {child!r}, which is "
+                                     "neither a section index nor a node of the graph.")
+            elif not (isinstance(child, (int, np.integer)) and 0 <= child < n_sections):
+                raise ValueError(f"graph node {name!r} names child {child!r}; sections are "
+                                 f"numbered 0 to {n_sections - 1}.")
+        if len({str(c) if isinstance(c, str) else int(c) for c in entries}) < len(entries):
+            raise ValueError(f"graph node {name!r} names a child twice: {entries!r}.")
+        children[name] = entries
+    has_parent = {c for entries in children.values() for c in entries}
+    orphans = [t for t in range(n_sections) if t not in has_parent]
+    if orphans:
+        raise ValueError(f"sections {orphans} have no parent in graph: every section must be "
+                         "the child of an aggregation node, so that it has a path to a root.")
+    roots = [name for name in names if name not in has_parent]
+    number: dict[str, int] = {}
+    on_path: list[str] = []
+    parents: list[list[int]] = [[] for _ in range(n_sections)]
+
+    def visit(name: str) -> int:
+        if name in on_path:
+            cycle = " -> ".join(on_path[on_path.index(name):] + [name])
+            raise ValueError(f"graph has a cycle: {cycle}.")
+        if name not in number:
+            on_path.append(name)
+            kids = [visit(c) if isinstance(c, str) else int(c) for c in children[name]]
+            on_path.pop()
+            parents.append([])
+            number[name] = len(parents) - 1
+            for kid in kids:
+                parents[kid].append(number[name])
+        return number[name]
+
+    for name in roots + names:  # a node no root reaches lies on or below a cycle
+        visit(name)
+    node_names = [section_name(t) for t in range(n_sections)] + sorted(number, key=number.get)
+    return Graph(n_sections, tuple(tuple(sorted(p)) for p in parents), tuple(node_names))
+
+
+def auto_tree(n_sections: int, max_children: int = MAX_AUTO_CHILDREN) -> Graph:
     """One aggregation node over up to ``max_children`` sections, else a
     balanced tree: consecutive nodes grouped ``max_children`` at a time, level
     by level, until one root remains."""
@@ -179,7 +298,7 @@ def resolve_sections(
 
 @dataclass(frozen=True)
 class Structure:
-    """Sections and tree of a VFG fitted on the modelled columns of a table.
+    """Sections and graph of a VFG fitted on the modelled columns of a table.
 
     Attributes
     ----------
@@ -187,22 +306,22 @@ class Structure:
         Each section's positions among the modelled columns.
     sections : list of ndarray
         Each section's indices among the input columns.
-    tree : Tree
+    graph : Graph
     latent_dim : int
     """
 
     local_sections: list[np.ndarray]
     sections: list[np.ndarray]
-    tree: Tree
+    graph: Graph
     latent_dim: int
 
 
 def resolve_structure(
-    sections, tree, section_size: int, latent_dim: int | None, X_modelled: np.ndarray,
+    sections, graph, section_size: int, latent_dim: int | None, X_modelled: np.ndarray,
     modelled: np.ndarray, n_features_in: int, feature_names: Sequence[str] | None,
 ) -> Structure:
     """The sections (given, or grouped from the correlations of
-    ``X_modelled``, NaN where missing), the tree and the latent width of a
+    ``X_modelled``, NaN where missing), the graph and the latent width of a
     VFG over the ``modelled`` input columns; clear errors for sections of
     unobserved columns only and for a latent narrower than a section."""
     position = {column: i for i, column in enumerate(modelled)}
@@ -223,4 +342,4 @@ def resolve_structure(
     if width < 2:
         raise ValueError("latent_dim must be at least 2 for coupling layers.")
     return Structure(local, [modelled[group] for group in local],
-                     parse_tree(tree, len(local)), width)
+                     parse_graph(graph, len(local)), width)
