@@ -338,3 +338,55 @@ def make_vfg_synthetic(n_samples: int, random_state=None) -> np.ndarray:
     z1 = rng.normal(0.0, 1.0, n_samples)
     z2 = rng.normal(1.0, 2.0, n_samples)
     return np.column_stack([z1, z1, 2 * np.sin(z1), 2 * np.sin(z1), z2, z2, z2**2, z2**2])
+
+
+#: The graph of :func:`make_section_dag`: a chain of three roots, each
+#: shared by two neighbouring sections.
+SECTION_DAG = {"a": [0, 1], "b": [1, 2], "c": [2, 3]}
+
+
+def make_section_dag(n_samples: int, noise: float = 0.05, random_state=None) -> np.ndarray:
+    """Four sections of two columns from a DAG: sections 1 and 2 have two parents.
+
+    Three roots ``z_a, z_b, z_c ~ N(0, I_2)``. With the monotone warp
+    ``w(u) = u + 0.4 sin(2u)`` applied entry by entry and ``R_t`` the
+    rotation by ``t`` times 40 degrees, the sections are ``s0 = w(R_0
+    z_a)``, ``s1 = (w(R_1 z_a) + w(R_2 z_b)) / 2``, ``s2 = (w(R_3 z_b) +
+    w(R_4 z_c)) / 2`` and ``s3 = w(R_5 z_c)``, each plus Gaussian noise of
+    standard deviation ``noise``: a section with two parents is the average
+    of an invertible map of each, as a VFG node with two parents decodes
+    it. The columns hold six latent dimensions, more than a tree whose
+    root is two wide can carry; the VFG of :data:`SECTION_DAG` matches the
+    generating graph.
+
+    Parameters
+    ----------
+    n_samples : int
+    noise : float, default=0.05
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 8)
+        Columns ``[s0, s0, s1, s1, s2, s2, s3, s3]``, two per section.
+
+    Examples
+    --------
+    >>> from flowimpute.datasets import make_section_dag
+    >>> make_section_dag(5, random_state=0).shape
+    (5, 8)
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    z_a, z_b, z_c = rng.normal(size=(3, n_samples, 2))
+
+    def warped(z: np.ndarray, turns: int) -> np.ndarray:
+        angle = turns * np.pi * 2 / 9
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        u = z @ rotation.T
+        return u + 0.4 * np.sin(2 * u)
+
+    sections = [warped(z_a, 0), (warped(z_a, 1) + warped(z_b, 2)) / 2,
+                (warped(z_b, 3) + warped(z_c, 4)) / 2, warped(z_c, 5)]
+    return np.hstack(sections) + noise * rng.normal(size=(n_samples, 8))

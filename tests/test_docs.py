@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["impute_dataframe", "impute_mixed_table", "pipeline_grid_search", "density_2d",
-            "mask_search", "multiple_imputation", "trust_plots"]
+            "mask_search", "multiple_imputation", "trust_plots", "vfg_digits"]
 
 
 def test_docs_build_with_examples_and_figures(tmp_path):
@@ -19,7 +19,7 @@ def test_docs_build_with_examples_and_figures(tmp_path):
     for page in ["index", "user_guide/vfg", "examples", "api"]:
         assert (html / f"{page}.html").is_file(), page
     images = {path.name for path in (html / "_images").iterdir()}
-    for name in [*EXAMPLES, "vfg_tree"]:
+    for name in [*EXAMPLES, "vfg_tree", "vfg_dag"]:
         assert f"{name}.png" in images, name
     examples_page = (html / "examples.html").read_text()
     assert all(f"{name}.png" in examples_page for name in EXAMPLES)

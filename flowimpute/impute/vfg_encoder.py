@@ -58,7 +58,8 @@ class VFGEncoder(VFGImputer):
 
         Returns
         -------
-        states : ndarray of shape (n_samples, n_nodes * latent_dim_)
+        states : ndarray of shape (n_samples, n_nodes * latent_dim)
+            Each node's ``latent_dim_`` coordinates in turn.
         """
         return self.encode(X, self.nodes)
 

@@ -418,8 +418,8 @@ class VFGImputer(BaseFlowImputer):
 
         Returns
         -------
-        states : ndarray of shape (n_samples, len(nodes) * latent_dim_)
-            The nodes' states side by side.
+        states : ndarray of shape (n_samples, n_nodes * latent_dim)
+            The nodes' states side by side (``latent_dim_`` coordinates each).
         """
         check_is_fitted(self)
         numbers = self._node_numbers(nodes)
