@@ -297,7 +297,7 @@ def test_a_label_prior_pulls_each_class_together(correlated):
     y = np.where(correlated[:, 2] > 0, "up", "down")
 
     def separation(prior):
-        encoder = VFGEncoder(sections=[[0, 1], [2, 3], [4, 5]], prior=prior, max_epochs=30,
+        encoder = VFGEncoder(sections=[[0, 1], [2, 3], [4, 5]], prior=prior, max_epochs=20,
                              random_state=0).fit(X, y)
         states = encoder.transform(X)
         means = [states[y == label].mean(axis=0) for label in ("up", "down")]
