@@ -102,7 +102,8 @@ class VFGModel(nn.Module):
         graph = self.graph
         visible = [leaf_visible[:, t] for t in range(graph.n_sections)]
         for node in range(graph.n_sections, graph.n_nodes):
-            visible.append(torch.stack([visible[c] for c in graph.children(node)]).any(0))
+            children = [graph.edges[edge][0] for edge in self._in_edges[node]]
+            visible.append(torch.stack([visible[c] for c in children]).any(0))
         return visible
 
     def encode(self, leaves: Tensor, leaf_visible: Tensor) -> Messages:
