@@ -3,12 +3,14 @@ normalized conditionals, draws that follow the density, and an imputer that
 recovers known Gaussian conditionals and marginals."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.stats import multivariate_normal
 
 from flowimpute import ACFlowImputer
 from flowimpute.flows.arbitrary_conditional import ArbitraryConditionalFlow
+from flowimpute.flows.categorical_head import CategoricalHead
 from flowimpute.impute.acflow_imputer import random_split
 from flowimpute.transforms import AffineTransformer, RationalQuadraticSpline
 from flowimpute.transforms.subset_coupling import SubsetCoupling, subset_context
@@ -128,6 +130,83 @@ def test_draws_follow_the_conditional_density():
     assert torch.equal(draws[:, 1], start[:, 1])
     assert float(draws[:, 0].mean()) == pytest.approx(mean, abs=4 * sd / n_draws ** 0.5)
     assert float(draws[:, 0].std()) == pytest.approx(sd, rel=0.03)
+
+
+def _mixed_flow(seed=0):
+    """A number (coordinate 0), a three-way category (one-hot, 1-3) and a
+    flag (4), the head's weights perturbed so that every class matters."""
+    levels = [torch.eye(3, dtype=torch.float64) * 2 - 0.5,
+              torch.tensor([[-1.0], [1.0]], dtype=torch.float64)]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = CategoricalHead(5, [[1, 2, 3], [4]], levels, (16,))
+        flow = ArbitraryConditionalFlow(5, 4, RationalQuadraticSpline(6), (16,), 3,
+                                        categorical=head)
+        return _perturb(flow, 0.3, seed), levels
+
+
+def _mixed_rows(numbers, category, flag, levels):
+    n = numbers.numel()
+    return torch.cat([numbers[:, None], levels[0][category].expand(n, 3),
+                      levels[1][flag].expand(n, 1)], dim=1)
+
+
+def test_a_mixed_joint_sums_and_integrates_to_one():
+    """p(number, category, flag), chained over the two groups, and
+    p(number, flag | category) are each normalized over the mixed space."""
+    flow, levels = _mixed_flow()
+    grid = torch.linspace(-40, 40, 8001, dtype=torch.float64)     # heavy tails
+    step = float(grid[1] - grid[0])
+    every = torch.ones(grid.numel(), 5, dtype=torch.bool)
+    none = torch.zeros_like(every)
+    given_category = torch.tensor([False, True, True, True, False]).expand_as(every)
+    joint = conditional = 0.0
+    with torch.no_grad():
+        for category in range(3):
+            for flag in range(2):
+                rows = _mixed_rows(grid, category, flag, levels)
+                joint += float(flow.log_prob(rows, none, every, chain=True).exp().sum()) * step
+                if category == 1:
+                    conditional += float(flow.log_prob(rows, given_category, ~given_category)
+                                         .exp().sum()) * step
+    assert joint == pytest.approx(1.0, abs=2e-3)
+    assert conditional == pytest.approx(1.0, abs=2e-3)
+
+
+def test_categorical_draws_follow_the_chained_probabilities():
+    """Draws of the category and the flag given the number: their joint
+    frequencies match p(category | number) p(flag | number, category), and
+    the most probable category is the largest of p(category | number)."""
+    flow, levels = _mixed_flow(seed=1)
+    n_draws = 40_000
+    rows = _mixed_rows(torch.full((n_draws,), 0.3, dtype=torch.float64), 0, 0, levels)
+    conditioning = torch.tensor([True, False, False, False, False]).expand_as(rows)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        draws, = flow.draws(rows, conditioning, ~conditioning,
+                            torch.rand(1, n_draws, generator=generator, dtype=torch.float64),
+                            torch.randn(1, n_draws, 5, generator=generator,
+                                        dtype=torch.float64),
+                            torch.rand(1, n_draws, 2, generator=generator, dtype=torch.float64))
+        expected = torch.zeros(3, 2, dtype=torch.float64)
+        for category in range(3):
+            for flag in range(2):
+                candidate = _mixed_rows(torch.tensor([0.3], dtype=torch.float64), category,
+                                        flag, levels)
+                target = ~conditioning[:1] & flow.categorical
+                expected[category, flag] = flow.log_prob(candidate, conditioning[:1], target,
+                                                         chain=True).exp()[0]
+        mode = flow.most_probable_categories(rows[:1], conditioning[:1], ~conditioning[:1])
+    assert float(expected.sum()) == pytest.approx(1.0, abs=1e-9)
+    categories, flags = flow.head.classes(draws, 0), flow.head.classes(draws, 1)
+    frequencies = torch.zeros(3, 2, dtype=torch.float64)
+    frequencies.index_put_((categories, flags), torch.ones(n_draws, dtype=torch.float64),
+                           accumulate=True)
+    torch.testing.assert_close(frequencies / n_draws, expected, atol=0.01, rtol=0)
+    assert int(flow.head.classes(mode, 0)[0]) == int(expected.sum(1).argmax())
+    torch.testing.assert_close(draws[:, 1:4], levels[0][categories], atol=0, rtol=0)
+    torch.testing.assert_close(draws[:, 4:], levels[1][flags], atol=0, rtol=0)
+    assert torch.equal(draws[:, 0], rows[:, 0])
 
 
 def test_random_split_conditions_and_targets_only_observed_entries():
@@ -263,3 +342,42 @@ def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
     assert noise.shape == (4, 3) and np.array_equal(noise[:2], -noise[2:])
     assert np.array_equal(uniforms, [0.25, 0.75, 0.25, 0.75])
     np.testing.assert_array_equal(imputer.transform(X), imputer.transform(X))
+
+
+# ------------------------------------------------------------- categories
+def test_a_category_is_scored_and_imputed_as_a_choice():
+    """With a categorical column the imputer's score of a row observing only
+    that column is a probability: the categories' probabilities sum to one
+    exactly and follow their frequencies; a hidden category tied to a number
+    is recovered, and its draws are categories seen at fit."""
+    rng = np.random.RandomState(0)
+    colour = rng.choice(["red", "green", "blue"], 1500, p=[0.6, 0.3, 0.1])
+    shift = pd.Series(colour).map({"red": 0.0, "green": 3.0, "blue": 6.0}).to_numpy()
+    frame = pd.DataFrame({"colour": colour, "size": shift + rng.normal(size=1500)})
+    gaps = frame.mask(rng.rand(*frame.shape) < 0.2)
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(32,), max_epochs=40,
+                            random_state=0).fit(gaps)
+    assert not imputer.dequantization_widths_[imputer.module_.categorical.numpy()].any()
+    levels = pd.DataFrame({"colour": ["blue", "green", "red"], "size": np.nan})
+    probabilities = np.exp(imputer.score_samples(levels))
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(probabilities, [0.1, 0.3, 0.6], atol=0.05)
+    hidden = gaps["colour"].isna() & gaps["size"].notna()
+    imputed = imputer.transform(gaps)
+    assert (imputed["colour"][hidden] == frame["colour"][hidden]).mean() > 0.9
+    draws = imputer.sample_imputations(gaps, 2, random_state=0)
+    assert all(set(draw["colour"]) == {"red", "green", "blue"} for draw in draws)
+    # The head's probabilities near the true posterior, and two draws that
+    # disagree as often as two draws from the head's probabilities would.
+    likelihood = np.exp(-0.5 * (frame["size"][hidden].to_numpy()[:, None] - [6, 3, 0]) ** 2)
+    posterior = likelihood * [0.1, 0.3, 0.6]              # blue, green, red
+    posterior /= posterior.sum(1, keepdims=True)
+    X_scaled, observed = imputer._modelled_input(gaps[hidden])
+    with torch.no_grad():
+        head = imputer.module_.head.log_probabilities(
+            imputer._to_tensor(imputer._model_values(X_scaled, observed)),
+            torch.as_tensor(observed))[0].exp().numpy()
+    assert np.abs(head - posterior).sum(1).mean() < 0.3
+    expected = 1 - np.square(head).sum(1).mean()
+    disagree = (draws[0]["colour"][hidden] != draws[1]["colour"][hidden]).mean()
+    assert disagree == pytest.approx(expected, abs=0.06)

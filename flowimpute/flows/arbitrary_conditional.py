@@ -13,6 +13,7 @@ from ..nn.mlp import make_mlp
 from ..transforms import Compose
 from ..transforms.monotone import MonotoneTransformer
 from ..transforms.subset_coupling import SubsetCoupling, subset_context
+from .categorical_head import CategoricalHead
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -96,6 +97,13 @@ class ArbitraryConditionalFlow(nn.Module):
     pass through untouched. Both the density and the draws are single
     passes.
 
+    With a ``categorical`` head, the coordinates of its groups (categories'
+    indicators, flags) are never the flow's targets: a target category is a
+    choice among its levels, and the row's distribution factorizes as
+    ``p(x_t | x_c) = p(categories_t | x_c) p(numbers_t | categories_t, x_c)``,
+    the flow modelling the numeric targets with the target categories among
+    its conditioning values.
+
     Parameters
     ----------
     n_features : int
@@ -109,42 +117,116 @@ class ArbitraryConditionalFlow(nn.Module):
     activation : str, default="relu"
     seed : int, default=0
         Draws the partitions.
+    categorical : CategoricalHead or None, default=None
+        The distribution of the categorical groups' targets.
     """
 
     def __init__(self, n_features: int, n_layers: int, transformer: MonotoneTransformer,
                  hidden_dims: Sequence[int], n_components: int, activation: str = "relu",
-                 seed: int = 0) -> None:
+                 seed: int = 0, categorical: CategoricalHead | None = None) -> None:
         super().__init__()
         self.n_features = n_features
+        self.head = categorical
+        members = torch.zeros(n_features, dtype=torch.bool)
+        for index in range(0 if categorical is None else categorical.n_groups):
+            members |= categorical.members(index, n_features)
+        self.register_buffer("categorical", members)
         layers = [SubsetCoupling(partition, transformer, hidden_dims, activation)
                   for partition in alternating_partitions(n_layers, n_features, seed)]
         self.transform = Compose(*layers)
         self.base = ConditionalMixtureBase(n_features, n_components, hidden_dims, activation)
 
-    def log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor,
+                 chain: bool = False) -> Tensor:
         """Per-row ``log p(x_target | x_conditioning)`` (boolean masks; 0
-        for a row without targets)."""
+        for a row without targets). With ``chain``, several target
+        categories are scored one after the other, each given the ones
+        before it (their joint probability); otherwise each given the
+        conditioning entries alone (as in training, one network pass)."""
+        if self.head is None:
+            return self._flow_log_prob(x, conditioning, target)
+        categorical_target = target & self.categorical
+        if not chain:
+            head_term = self.head.log_prob(x, conditioning, target)
+        else:
+            head_term, known = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device), conditioning
+            for index in range(self.head.n_groups):
+                group_target = categorical_target & self.head.members(index, self.n_features)
+                head_term = head_term + self.head.log_prob(x, known, group_target)
+                known = known | group_target
+        return head_term + self._flow_log_prob(x, conditioning | categorical_target,
+                                               target & ~self.categorical)
+
+    def _flow_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         context = subset_context(x, conditioning, target)
         z, log_det = self.transform(x, context)
         return self.base.log_prob(z, context, target) + log_det
 
+    def most_probable_categories(self, x: Tensor, conditioning: Tensor,
+                                 target: Tensor) -> Tensor:
+        """``x`` with each target category at its most probable class given
+        the conditioning entries (``x`` itself without a head)."""
+        if self.head is None:
+            return x
+        for index, log_probabilities in enumerate(self.head.log_probabilities(x, conditioning)):
+            x = self.head.with_classes(x, index, log_probabilities.argmax(1),
+                                       self.head.targeted(target, index))
+        return x
+
+    def draw_categories(self, x: Tensor, conditioning: Tensor, target: Tensor,
+                        uniforms: Tensor) -> tuple[Tensor, Tensor]:
+        """``x`` with its target categories drawn one group after another,
+        each given the conditioning entries and the groups drawn before it,
+        by inverting its distribution at ``uniforms`` (n, n_groups); and the
+        conditioning mask grown by them."""
+        for index in range(self.head.n_groups):
+            rows = self.head.targeted(target, index)
+            if not bool(rows.any()):
+                continue
+            log_probabilities = self.head.log_probabilities(x, conditioning)[index]
+            cumulative = torch.cumsum(torch.exp(log_probabilities), dim=1)
+            classes = (uniforms[:, index:index + 1] > cumulative[:, :-1]).sum(1)
+            x = self.head.with_classes(x, index, classes, rows)
+            conditioning = conditioning | (
+                rows.unsqueeze(1) & self.head.members(index, self.n_features))
+        return x, conditioning
+
     def draws(self, x: Tensor, conditioning: Tensor, target: Tensor, uniforms: Tensor,
-              noise: Tensor) -> Iterator[Tensor]:
+              noise: Tensor, category_uniforms: Tensor | None = None) -> Iterator[Tensor]:
         """``x`` with its target entries replaced by draws from
         ``p(x_target | x_conditioning)``, one per row of ``uniforms`` (k, n),
-        which pick the base components, and of ``noise`` (k, n, d), standard
-        normal. What depends on the context alone (the mixture's parameters,
-        the context's share of every conditioner) is computed once for all
-        draws."""
-        context = subset_context(x, conditioning, target)
-        parameters = self.base.parameters_of(context)
+        which pick the base components, of ``noise`` (k, n, d), standard
+        normal, and with a head of ``category_uniforms`` (k, n, n_groups),
+        which pick the categories (:meth:`draw_categories`). What depends on
+        the context alone (the mixture's parameters, the context's share of
+        every conditioner) is computed once for all draws when there are no
+        categories to draw first."""
         layers = list(reversed(self.transform.transforms))
-        context_terms = [layer.context_term(context) for layer in layers]
-        for uniform, row_noise in zip(uniforms, noise, strict=True):
+
+        def prepared(x: Tensor, conditioning: Tensor, target: Tensor):
+            context = subset_context(x, conditioning, target)
+            return context, self.base.parameters_of(context), [
+                layer.context_term(context) for layer in layers]
+
+        def flow_draw(x: Tensor, target: Tensor, prepared_context, uniform: Tensor,
+                      row_noise: Tensor) -> Tensor:
+            context, parameters, context_terms = prepared_context
             z = torch.where(target, self.base.draw(parameters, uniform, row_noise), x)
             for layer, context_term in zip(layers, context_terms, strict=True):
                 z = layer.inverse(z, context, context_term)
-            yield z
+            return z
+
+        if self.head is None:
+            shared = prepared(x, conditioning, target)
+            for uniform, row_noise in zip(uniforms, noise, strict=True):
+                yield flow_draw(x, target, shared, uniform, row_noise)
+            return
+        numeric_target = target & ~self.categorical
+        for uniform, row_noise, row_categories in zip(uniforms, noise, category_uniforms,
+                                                      strict=True):
+            drawn, known = self.draw_categories(x, conditioning, target, row_categories)
+            yield flow_draw(drawn, numeric_target, prepared(drawn, known, numeric_target),
+                            uniform, row_noise)
 
 
 def alternating_partitions(n_layers: int, n_features: int, seed: int) -> list[np.ndarray]:

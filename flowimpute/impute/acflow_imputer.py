@@ -18,7 +18,9 @@ from .._base import (
 )
 from .._training import make_optimizer, run_epoch
 from ..flows.arbitrary_conditional import ArbitraryConditionalFlow
+from ..flows.categorical_head import CategoricalHead
 from ..nn.mlp import ACTIVATIONS
+from ..preprocessing.table import BOOLEAN, CATEGORICAL
 from ..transforms.monotone import AffineTransformer, RationalQuadraticSpline
 from ._base import BaseFlowImputer
 
@@ -26,23 +28,31 @@ from ._base import BaseFlowImputer
 #: left after the conditioning draw, so that splits with absent coordinates
 #: (``score_samples`` of incomplete rows) are trained too.
 PARTIAL_TARGET_ROWS = 0.25
+HEAD_SPLITS = 8
 
 
-def random_split(observed: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def random_split(observed: Tensor, generator: torch.Generator,
+                 columns: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Conditioning and target masks of a batch: each row draws a rate
-    ``r ~ U(0, 1)`` and conditions on each observed entry with probability
+    ``r ~ U(0, 1)`` and conditions on each observed column with probability
     ``r``; the other observed entries are its targets (in
     :data:`PARTIAL_TARGET_ROWS` of the rows, a random part of them). Missing
-    entries are neither."""
-    n_rows, n_columns = observed.shape
+    entries are neither. ``columns`` gives the column of each coordinate
+    (a category's indicators share theirs, so that they are conditioning or
+    target together, as when the category is missing); by default each
+    coordinate is a column."""
+    n_rows, n_coordinates = observed.shape
+    if columns is None:
+        columns = torch.arange(n_coordinates, device=observed.device)
+    n_columns = int(columns.max()) + 1
 
     def uniform(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator).to(observed.device)
 
-    conditioning = observed & (uniform(n_rows, n_columns) < uniform(n_rows, 1))
+    conditioning = observed & (uniform(n_rows, n_columns) < uniform(n_rows, 1))[:, columns]
     target = observed & ~conditioning
     partial = uniform(n_rows, 1) < PARTIAL_TARGET_ROWS
-    left_out = partial & (uniform(n_rows, n_columns) > uniform(n_rows, 1))
+    left_out = partial & (uniform(n_rows, n_columns) > uniform(n_rows, 1))[:, columns]
     return conditioning, target & ~left_out
 
 
@@ -65,6 +75,14 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     the conditional; :meth:`score_samples` gives the log-likelihood of each
     row's observed entries, a marginal density. The user guide's "Which
     estimator when" compares it with the other imputers.
+
+    A table's categorical and boolean columns are modelled as choices: a
+    softmax head (:class:`~flowimpute.flows.categorical_head.CategoricalHead`)
+    gives each target category's probabilities given the conditioning
+    entries, and the flow models the numeric targets given the conditioning
+    entries and the target categories. A missing category is imputed as its
+    most probable one; draws take the categories one column after another,
+    then the numbers given them.
 
     Parameters
     ----------
@@ -91,9 +109,9 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         ``transform`` returns one exact draw (seeded by ``random_state``)
         instead of the conditional mean.
     dequantize : bool, default=True
-        Train on uniform noise over the grid cell of every discrete column
-        (at most 64 evenly spaced values), so the flow learns a smooth
-        density across cells instead of spikes at the values.
+        Train on uniform noise over the grid cell of every discrete numeric
+        column (at most 64 evenly spaced values), so the flow learns a
+        smooth density across cells instead of spikes at the values.
     {training}
     {imputer}
     {table}
@@ -116,6 +134,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     mean_uniforms_ : ndarray of shape (n_mean_draws,)
         Where each of those draws falls in the mixture's cumulative weights
         (stratified, the same for both draws of a pair).
+    mean_category_uniforms_ : ndarray of shape (n_mean_draws, n_categorical)
+        Where each of those draws falls in each categorical column's
+        cumulative probabilities (stratified per column), for the numbers'
+        mean given drawn categories.
     {imputer_attributes}
 
     Examples
@@ -158,24 +180,67 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _new_module(self, seed: int) -> ArbitraryConditionalFlow:
         transformer = (RationalQuadraticSpline(self.n_bins) if self.transformer == "spline"
                        else AffineTransformer())
+        hidden_dims = check_hidden_dims(self.hidden_dims)
+        n_features = self.modelled_features_.size
+        coordinates, levels = self._category_groups()
+        head = (CategoricalHead(n_features, coordinates, [torch.as_tensor(table)
+                                                          for table in levels],
+                                hidden_dims, self.activation) if coordinates else None)
         return ArbitraryConditionalFlow(
-            self.modelled_features_.size, self.n_layers, transformer,
-            check_hidden_dims(self.hidden_dims), self.n_components, self.activation, seed,
+            n_features, self.n_layers, transformer, hidden_dims, self.n_components,
+            self.activation, seed, head,
         ).to(device=self.device_, dtype=self.dtype_)
+
+    def _category_groups(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The modelled coordinates of each categorical or boolean column of
+        a table (all of whose coordinates are modelled), and the levels they
+        take, standardized: one per category (its indicator at 1, the
+        others at 0), or a flag's two."""
+        if self.table_ is None:
+            return [], []
+        position = {int(feature): i for i, feature in enumerate(self.modelled_features_)}
+        coordinates, levels = [], []
+        for column, kind in enumerate(self.table_.kinds_):
+            members = self.table_.column_coordinates_[column]
+            if kind not in (CATEGORICAL, BOOLEAN) or any(
+                    int(member) not in position for member in members):
+                continue
+            local = np.array([position[int(member)] for member in members])
+            raw = np.eye(local.size) if kind == CATEGORICAL else np.array([[0.0], [1.0]])
+            if raw.shape[0] < 2:
+                continue
+            coordinates.append(local)
+            levels.append((raw - self.codec_.location_[local]) / self.codec_.scale_[local])
+        return coordinates, levels
 
     def _start_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         """Build the flow, the training noise and the fixed randomness of the
         conditional mean."""
         self.module_, self.optimizer_ = self._new_module(seed), None
-        self.dequantization_widths_ = (
-            self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
-            if self.dequantize else np.zeros(X_scaled.shape[1]))
+        widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
+                  if self.dequantize else np.zeros(X_scaled.shape[1]))
+        coordinates, _ = self._category_groups()
+        for members in coordinates:        # categories are modelled as choices
+            widths[members] = 0.0
+        self.dequantization_widths_ = widths
         rng = np.random.RandomState(seed)
         n_pairs = -(-self.n_draws // 2)
         noise = rng.standard_normal((n_pairs, X_scaled.shape[1]))
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = np.tile((np.arange(n_pairs) + 0.5) / n_pairs, 2)
         self._split_seed_ = int(rng.randint(2**31))
+        strata = (np.arange(2 * n_pairs) + 0.5) / (2 * n_pairs)
+        self.mean_category_uniforms_ = np.array(
+            [rng.permutation(strata) for _ in coordinates]).reshape(len(coordinates),
+                                                                    strata.size).T
+
+    def _coordinate_columns(self) -> Tensor:
+        """The column of each modelled coordinate, numbered from 0 (a
+        category's indicators share theirs), for :func:`random_split`."""
+        columns = (np.arange(self.modelled_features_.size) if self.table_ is None
+                   else np.unique(self.table_.coordinate_columns_[self.modelled_features_],
+                                  return_inverse=True)[1])
+        return torch.as_tensor(columns, device=self.device_)
 
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         self._start_model(X_scaled, observed, seed)
@@ -186,8 +251,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         if validation_rows is not None:
             rows = torch.as_tensor(validation_rows, device=self.device_)
             held = observed_tensor[rows]
-            validation = (values[rows], held,
-                          *random_split(held, torch.Generator().manual_seed(seed)))
+            validation = (values[rows], held, *random_split(
+                held, torch.Generator().manual_seed(seed), self._coordinate_columns()))
         rows = torch.as_tensor(train_rows, device=self.device_)
         self._fit_module(self.module_, self._loss(self._split_seed_),
                          (values[rows], observed_tensor[rows]),
@@ -198,13 +263,19 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         random split drawn from ``split_seed``'s stream (training) or the
         split given (validation)."""
         module, generator = self.module_, torch.Generator().manual_seed(split_seed)
+        columns = self._coordinate_columns()
 
         def loss(values: Tensor, observed: Tensor, conditioning: Tensor | None = None,
                  target: Tensor | None = None) -> Tensor:
+            extra = 0.0
             if conditioning is None:
-                conditioning, target = random_split(observed, generator)
+                conditioning, target = random_split(observed, generator, columns)
+                for _ in range(HEAD_SPLITS - 1 if module.head is not None else 0):
+                    more_conditioning, more_target = random_split(observed, generator, columns)
+                    extra = extra + module.head.log_prob(values, more_conditioning,
+                                                         more_target).sum()
             log_prob = module.log_prob(values, conditioning, target)
-            return -log_prob.sum() / target.sum().clamp_min(1)
+            return -(log_prob.sum() + extra) / target.sum().clamp_min(1)
 
         return loss
 
@@ -265,20 +336,23 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     # ------------------------------------------------------------ inference
     def _draws(self, X_scaled: np.ndarray, observed: np.ndarray, uniforms: Tensor,
-               noise: Tensor) -> list[np.ndarray]:
+               noise: Tensor, category_uniforms: Tensor) -> list[np.ndarray]:
         """One draw of the missing entries of every row per row of
-        ``uniforms`` (n_draws, 1) or (n_draws, n_rows) and ``noise`` (n_draws,
-        1, n_columns) or (n_draws, n_rows, n_columns); standardized units,
-        each draw clipped to the imputation range."""
+        ``uniforms`` (n_draws, 1) or (n_draws, n_rows), ``noise`` (n_draws,
+        1, n_columns) or (n_draws, n_rows, n_columns) and
+        ``category_uniforms`` (n_draws, 1, n_groups) or (n_draws, n_rows,
+        n_groups); standardized units, each draw clipped to the imputation
+        range."""
         values = self._to_tensor(self._model_values(X_scaled, observed))
         conditioning = torch.as_tensor(observed, device=self.device_)
-        n_draws = uniforms.shape[0]
+        n_draws, n_rows = uniforms.shape[0], values.shape[0]
         with torch.no_grad():
             draws = [self.codec_.from_model(draw.to("cpu", torch.float64).numpy())
                      for draw in self.module_.draws(
                          values, conditioning, ~conditioning,
-                         uniforms.expand(n_draws, values.shape[0]),
-                         noise.expand(n_draws, *values.shape))]
+                         uniforms.expand(n_draws, n_rows),
+                         noise.expand(n_draws, *values.shape),
+                         category_uniforms.expand(n_draws, n_rows, -1))]
         low, high = (self.codec_.standardize(bound) for bound in self._imputation_range())
         return [np.clip(draw, low, high) for draw in draws]
 
@@ -289,16 +363,31 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                               device=self.device_)
         noise = torch.randn(n_draws, n_rows, n_columns, generator=generator,
                             dtype=self.dtype_, device=self.device_)
-        return self._draws(X_scaled, observed, uniforms, noise)
+        category_uniforms = torch.rand(n_draws, n_rows, self.mean_category_uniforms_.shape[1],
+                                       generator=generator, dtype=self.dtype_,
+                                       device=self.device_)
+        return self._draws(X_scaled, observed, uniforms, noise, category_uniforms)
 
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        """The conditional mean, or with ``sample_posterior`` one draw."""
+        """The conditional mean of the numbers and the most probable class of
+        the categories, or with ``sample_posterior`` one draw."""
         if self.sample_posterior:
             generator = make_generator(draw_seed(self.random_state), self.device_)
             return self._random_draws(X_scaled, observed, 1, generator)[0]
         draws = self._draws(X_scaled, observed, self._to_tensor(self.mean_uniforms_)[:, None],
-                            self._to_tensor(self.mean_noise_)[:, None])
-        return np.mean(draws, axis=0)
+                            self._to_tensor(self.mean_noise_)[:, None],
+                            self._to_tensor(self.mean_category_uniforms_)[:, None])
+        imputed = np.mean(draws, axis=0)
+        categorical = self.module_.categorical.cpu().numpy()
+        if categorical.any():
+            values = self._to_tensor(self._model_values(X_scaled, observed))
+            conditioning = torch.as_tensor(observed, device=self.device_)
+            with torch.no_grad():
+                modes = self.module_.most_probable_categories(values, conditioning,
+                                                              ~conditioning)
+            imputed[:, categorical] = self.codec_.from_model(
+                modes.to("cpu", torch.float64).numpy())[:, categorical]
+        return imputed
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several completions of ``X`` exactly from ``p(x_mis | x_obs)``.
@@ -328,8 +417,11 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         conditioning entries and the observed entries as targets, plus the
         log-Jacobian of the scaling of those entries. Constant columns are
         not modelled and contribute nothing; a row with no observed modelled
-        entry scores 0. With ``dequantize``, discrete columns are scored
-        under the density of the dequantized data.
+        entry scores 0. With ``dequantize``, discrete numeric columns are
+        scored under the density of the dequantized data. Observed
+        categories contribute their probability (chained: each given the
+        ones before it), so on a mixed table the score is a log-probability
+        of the categories times a density of the numbers.
 
         Parameters
         ----------
@@ -340,10 +432,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         log_likelihood : ndarray of shape (n_samples,)
         """
         X_scaled, observed = self._modelled_input(X)
-        log_scale = np.log(self.codec_.scale_)
+        log_scale = np.log(self.codec_.scale_) * ~self.module_.categorical.cpu().numpy()
 
         def log_likelihood(values: Tensor, target: Tensor) -> Tensor:
-            return self.module_.log_prob(values, torch.zeros_like(target), target)
+            return self.module_.log_prob(values, torch.zeros_like(target), target, chain=True)
 
         scores = self._map_chunks(log_likelihood, X_scaled, observed)
         return scores - observed @ log_scale

@@ -1,0 +1,100 @@
+"""Softmax distributions of a row's categorical targets given a split's context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..nn.mlp import make_mlp
+
+
+class CategoricalHead(nn.Module):
+    """``p(category_g | x_conditioning)`` for each categorical column ``g``
+    that is a target of a split, from an MLP of the conditioning values and
+    their indicators (the first two parts of
+    :func:`~flowimpute.transforms.subset_coupling.subset_context`: which
+    other entries are targets does not change the conditional).
+
+    A categorical column occupies a group of coordinates whose values are
+    one of a few *levels*: a category's one-hot indicators (one level per
+    category), or a flag's single coordinate (two levels). The head models
+    the column as what it is, a choice among its levels, rather than as
+    continuous coordinates: the network gives each group its logits, the
+    class of a row is its nearest level, and drawing a class writes that
+    level into the group's coordinates. Targets of several groups are
+    scored independently given the same conditioning values;
+    :class:`~flowimpute.flows.arbitrary_conditional.ArbitraryConditionalFlow`
+    chains the groups where it needs their joint distribution.
+
+    Parameters
+    ----------
+    n_features : int
+        Coordinates of a row.
+    coordinates : sequence of sequence of int
+        The coordinates of each group.
+    levels : sequence of Tensor
+        Each group's levels, shape (n_classes, group size), in model
+        coordinates.
+    hidden_dims : sequence of int
+    activation : str, default="relu"
+    """
+
+    def __init__(self, n_features: int, coordinates: Sequence[Sequence[int]],
+                 levels: Sequence[Tensor], hidden_dims: Sequence[int],
+                 activation: str = "relu") -> None:
+        super().__init__()
+        if len(coordinates) != len(levels) or not coordinates:
+            raise ValueError("CategoricalHead needs one level table per group, and a group.")
+        self.n_groups = len(coordinates)
+        self.n_classes = [int(table.shape[0]) for table in levels]
+        for group, (columns, table) in enumerate(zip(coordinates, levels, strict=True)):
+            if table.ndim != 2 or table.shape[1] != len(columns) or table.shape[0] < 2:
+                raise ValueError(f"Group {group} needs a level table of shape (at least 2, "
+                                 f"{len(columns)}), got {tuple(table.shape)}.")
+            self.register_buffer(f"coordinates_{group}", torch.as_tensor(columns).long())
+            self.register_buffer(f"levels_{group}", torch.as_tensor(table))
+        self.network = make_mlp(2 * n_features, hidden_dims, sum(self.n_classes), activation)
+
+    def group(self, index: int) -> tuple[Tensor, Tensor]:
+        """The coordinates and level table of group ``index``."""
+        return getattr(self, f"coordinates_{index}"), getattr(self, f"levels_{index}")
+
+    def log_probabilities(self, x: Tensor, conditioning: Tensor) -> list[Tensor]:
+        """Each group's log-probabilities of its classes, (n, n_classes),
+        given the ``conditioning`` entries of ``x``."""
+        conditioning = conditioning.to(x.dtype)
+        logits = self.network(torch.cat([x * conditioning, conditioning], dim=1))
+        return [torch.log_softmax(part, dim=1) for part in logits.split(self.n_classes, dim=1)]
+
+    def classes(self, x: Tensor, index: int) -> Tensor:
+        """The class of each row in group ``index``: its nearest level."""
+        coordinates, levels = self.group(index)
+        distance = (x[:, coordinates].unsqueeze(1) - levels).square().sum(2)
+        return distance.argmin(1)
+
+    def with_classes(self, x: Tensor, index: int, classes: Tensor, rows: Tensor) -> Tensor:
+        """``x`` with group ``index`` at the level of ``classes`` in ``rows``."""
+        coordinates, levels = self.group(index)
+        values = torch.where(rows.unsqueeze(1), levels[classes], x[:, coordinates])
+        return x.index_copy(1, coordinates, values)
+
+    def targeted(self, target: Tensor, index: int) -> Tensor:
+        """Rows where group ``index`` is a target."""
+        return target[:, self.group(index)[0][0]]
+
+    def members(self, index: int, n_features: int) -> Tensor:
+        """Boolean mask (n_features,) of group ``index``'s coordinates."""
+        coordinates = self.group(index)[0]
+        mask = torch.zeros(n_features, dtype=torch.bool, device=coordinates.device)
+        return mask.index_fill(0, coordinates, True)
+
+    def log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
+        """Per-row sum over the target groups of ``log p(class | x_conditioning)``."""
+        total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for index, log_probabilities in enumerate(self.log_probabilities(x, conditioning)):
+            chosen = log_probabilities.gather(1, self.classes(x, index).unsqueeze(1))[:, 0]
+            total = total + torch.where(self.targeted(target, index), chosen,
+                                        torch.zeros_like(chosen))
+        return total
