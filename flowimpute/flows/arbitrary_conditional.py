@@ -101,8 +101,11 @@ class ArbitraryConditionalFlow(nn.Module):
     indicators, flags) are never the flow's targets: a target category is a
     choice among its levels, and the row's distribution factorizes as
     ``p(x_t | x_c) = p(categories_t | x_c) p(numbers_t | categories_t, x_c)``,
-    the flow modelling the numeric targets with the target categories among
-    its conditioning values.
+    the second factor being the flow's conditional with the target
+    categories among the conditioning values. Both parts learn every
+    conditional (the head of categories, the flow of numbers, each given any
+    conditioning set), so they are trained apart (:meth:`numeric_log_prob`
+    leaves target categories absent) and chained where a joint is needed.
 
     Parameters
     ----------
@@ -144,18 +147,28 @@ class ArbitraryConditionalFlow(nn.Module):
         before it (their joint probability); otherwise each given the
         conditioning entries alone (as in training, one network pass)."""
         if self.head is None:
-            return self._flow_log_prob(x, conditioning, target)
-        categorical_target = target & self.categorical
+            return self.numeric_log_prob(x, conditioning, target)
+        return (self.categorical_log_prob(x, conditioning, target, chain)
+                + self.numeric_log_prob(x, conditioning | (target & self.categorical), target))
+
+    def categorical_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor,
+                             chain: bool = False) -> Tensor:
+        """Per-row ``log p(categories_target | x_conditioning)`` (the head's
+        part of :meth:`log_prob`)."""
         if not chain:
-            head_term = self.head.log_prob(x, conditioning, target)
-        else:
-            head_term, known = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device), conditioning
-            for index in range(self.head.n_groups):
-                group_target = categorical_target & self.head.members(index, self.n_features)
-                head_term = head_term + self.head.log_prob(x, known, group_target)
-                known = known | group_target
-        return head_term + self._flow_log_prob(x, conditioning | categorical_target,
-                                               target & ~self.categorical)
+            return self.head.log_prob(x, conditioning, target)
+        total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        categorical_target = target & self.categorical
+        for index in range(self.head.n_groups):
+            group_target = categorical_target & self.head.members(index, self.n_features)
+            total = total + self.head.log_prob(x, conditioning, group_target)
+            conditioning = conditioning | group_target
+        return total
+
+    def numeric_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
+        """Per-row ``log p(numbers_target | x_conditioning)``: the flow's
+        targets are the numeric ones; target categories are absent."""
+        return self._flow_log_prob(x, conditioning, target & ~self.categorical)
 
     def _flow_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         context = subset_context(x, conditioning, target)
@@ -197,9 +210,11 @@ class ArbitraryConditionalFlow(nn.Module):
         ``p(x_target | x_conditioning)``, one per row of ``uniforms`` (k, n),
         which pick the base components, of ``noise`` (k, n, d), standard
         normal, and with a head of ``category_uniforms`` (k, n, n_groups),
-        which pick the categories (:meth:`draw_categories`). What depends on
-        the context alone (the mixture's parameters, the context's share of
-        every conditioner) is computed once for all draws when there are no
+        which pick the categories first (:meth:`draw_categories`); without
+        them target categories are left as they are and the numbers are drawn
+        given the conditioning entries alone. What depends on the context
+        alone (the mixture's parameters, the context's share of every
+        conditioner) is computed once for all draws when there are no
         categories to draw first."""
         layers = list(reversed(self.transform.transforms))
 
@@ -216,7 +231,8 @@ class ArbitraryConditionalFlow(nn.Module):
                 z = layer.inverse(z, context, context_term)
             return z
 
-        if self.head is None:
+        if self.head is None or category_uniforms is None:
+            target = target & ~self.categorical
             shared = prepared(x, conditioning, target)
             for uniform, row_noise in zip(uniforms, noise, strict=True):
                 yield flow_draw(x, target, shared, uniform, row_noise)

@@ -84,6 +84,10 @@ class CategoricalHead(nn.Module):
         """Rows where group ``index`` is a target."""
         return target[:, self.group(index)[0][0]]
 
+    def n_targets(self, target: Tensor) -> Tensor:
+        """How many (row, group) pairs of ``target`` are targets."""
+        return sum(self.targeted(target, index).sum() for index in range(self.n_groups))
+
     def members(self, index: int, n_features: int) -> Tensor:
         """Boolean mask (n_features,) of group ``index``'s coordinates."""
         coordinates = self.group(index)[0]

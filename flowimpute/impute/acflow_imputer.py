@@ -16,7 +16,7 @@ from .._base import (
     make_generator,
     seeded_torch,
 )
-from .._training import make_optimizer, run_epoch
+from .._training import make_optimizer, run_epoch, train
 from ..flows.arbitrary_conditional import ArbitraryConditionalFlow
 from ..flows.categorical_head import CategoricalHead
 from ..nn.mlp import ACTIVATIONS
@@ -28,16 +28,23 @@ from ._base import BaseFlowImputer
 #: left after the conditioning draw, so that splits with absent coordinates
 #: (``score_samples`` of incomplete rows) are trained too.
 PARTIAL_TARGET_ROWS = 0.25
+#: Splits of each training batch the categorical head learns from (it is far
+#: cheaper than the flow, and learns slowly from one): the flow's, then
+#: splits that condition on at least :data:`HEAD_LOWEST_RATE` of a row's
+#: columns on average, as an imputation does.
 HEAD_SPLITS = 8
+HEAD_LOWEST_RATE = 0.5
 
 
 def random_split(observed: Tensor, generator: torch.Generator,
-                 columns: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                 columns: Tensor | None = None, lowest_rate: float = 0.0
+                 ) -> tuple[Tensor, Tensor]:
     """Conditioning and target masks of a batch: each row draws a rate
     ``r ~ U(0, 1)`` and conditions on each observed column with probability
     ``r``; the other observed entries are its targets (in
     :data:`PARTIAL_TARGET_ROWS` of the rows, a random part of them). Missing
-    entries are neither. ``columns`` gives the column of each coordinate
+    entries are neither. With ``lowest_rate``, ``r ~ U(lowest_rate, 1)``.
+    ``columns`` gives the column of each coordinate
     (a category's indicators share theirs, so that they are conditioning or
     target together, as when the category is missing); by default each
     coordinate is a column."""
@@ -49,7 +56,8 @@ def random_split(observed: Tensor, generator: torch.Generator,
     def uniform(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator).to(observed.device)
 
-    conditioning = observed & (uniform(n_rows, n_columns) < uniform(n_rows, 1))[:, columns]
+    rate = lowest_rate + (1 - lowest_rate) * uniform(n_rows, 1)
+    conditioning = observed & (uniform(n_rows, n_columns) < rate)[:, columns]
     target = observed & ~conditioning
     partial = uniform(n_rows, 1) < PARTIAL_TARGET_ROWS
     left_out = partial & (uniform(n_rows, n_columns) > uniform(n_rows, 1))[:, columns]
@@ -79,10 +87,11 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     A table's categorical and boolean columns are modelled as choices: a
     softmax head (:class:`~flowimpute.flows.categorical_head.CategoricalHead`)
     gives each target category's probabilities given the conditioning
-    entries, and the flow models the numeric targets given the conditioning
-    entries and the target categories. A missing category is imputed as its
-    most probable one; draws take the categories one column after another,
-    then the numbers given them.
+    entries, and the flow the numeric targets given the conditioning
+    entries. A missing category is imputed as its most probable one and a
+    missing number as its conditional mean given the observed entries;
+    draws take the categories one column after another, then the numbers
+    given the observed entries and the drawn categories.
 
     Parameters
     ----------
@@ -125,7 +134,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         The training noise width of each modelled column (standardized units).
     history_ : dict
         ``"train_loss"`` and ``"validation_loss"``: mean negative
-        log-likelihood per target entry, per epoch.
+        log-likelihood per target entry, per epoch (of the numeric targets
+        where a table has categories; the head, trained after the flow and
+        stopped by its own held-out loss, adds ``"categories_train_loss"``
+        and ``"categories_validation_loss"``).
     n_iter_ : int
         Epochs run.
     mean_noise_ : ndarray of shape (n_mean_draws, n_modelled_features)
@@ -134,10 +146,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     mean_uniforms_ : ndarray of shape (n_mean_draws,)
         Where each of those draws falls in the mixture's cumulative weights
         (stratified, the same for both draws of a pair).
-    mean_category_uniforms_ : ndarray of shape (n_mean_draws, n_categorical)
-        Where each of those draws falls in each categorical column's
-        cumulative probabilities (stratified per column), for the numbers'
-        mean given drawn categories.
     {imputer_attributes}
 
     Examples
@@ -229,10 +237,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = np.tile((np.arange(n_pairs) + 0.5) / n_pairs, 2)
         self._split_seed_ = int(rng.randint(2**31))
-        strata = (np.arange(2 * n_pairs) + 0.5) / (2 * n_pairs)
-        self.mean_category_uniforms_ = np.array(
-            [rng.permutation(strata) for _ in coordinates]).reshape(len(coordinates),
-                                                                    strata.size).T
 
     def _coordinate_columns(self) -> Tensor:
         """The column of each modelled coordinate, numbered from 0 (a
@@ -254,28 +258,47 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             validation = (values[rows], held, *random_split(
                 held, torch.Generator().manual_seed(seed), self._coordinate_columns()))
         rows = torch.as_tensor(train_rows, device=self.device_)
-        self._fit_module(self.module_, self._loss(self._split_seed_),
-                         (values[rows], observed_tensor[rows]),
+        data = (values[rows], observed_tensor[rows])
+        self._fit_module(self.module_, self._loss(self._split_seed_, "numbers"), data,
                          validation, seed, self._training_noise())
+        if self.module_.head is not None:
+            config = self._training_config(type(self).__name__, data[0].shape[0])
+            result = train(self.module_.head, self._loss(self._split_seed_ + 1, "categories"),
+                           data, validation, config, torch.Generator().manual_seed(seed + 1))
+            self.history_.update({f"categories_{key}": value
+                                  for key, value in result.history.items()})
 
-    def _loss(self, split_seed: int):
+    def _loss(self, split_seed: int, part: str = "both"):
         """Mean negative log-likelihood per target entry of a batch, under a
         random split drawn from ``split_seed``'s stream (training) or the
-        split given (validation)."""
+        split given (validation): of the numeric targets given the
+        conditioning entries (``part="numbers"``; every target without a
+        head), of the target categories given the
+        conditioning entries (``"categories"``; in training, averaged over
+        :data:`HEAD_SPLITS` splits), or of both."""
         module, generator = self.module_, torch.Generator().manual_seed(split_seed)
         columns = self._coordinate_columns()
+        head = module.head
 
         def loss(values: Tensor, observed: Tensor, conditioning: Tensor | None = None,
                  target: Tensor | None = None) -> Tensor:
-            extra = 0.0
+            n_splits = 1
             if conditioning is None:
                 conditioning, target = random_split(observed, generator, columns)
-                for _ in range(HEAD_SPLITS - 1 if module.head is not None else 0):
-                    more_conditioning, more_target = random_split(observed, generator, columns)
-                    extra = extra + module.head.log_prob(values, more_conditioning,
-                                                         more_target).sum()
-            log_prob = module.log_prob(values, conditioning, target)
-            return -(log_prob.sum() + extra) / target.sum().clamp_min(1)
+                n_splits = HEAD_SPLITS
+            total = count = 0.0
+            if part != "categories":
+                numeric = target & ~module.categorical
+                total = -module.numeric_log_prob(values, conditioning, target).sum()
+                count = numeric.sum()
+            if part != "numbers" and head is not None:
+                for split in range(n_splits):
+                    if split:
+                        conditioning, target = random_split(observed, generator, columns,
+                                                            HEAD_LOWEST_RATE)
+                    total = total - head.log_prob(values, conditioning, target).sum()
+                    count = count + head.n_targets(target)
+            return total / torch.as_tensor(count).clamp_min(1)
 
         return loss
 
@@ -336,13 +359,14 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     # ------------------------------------------------------------ inference
     def _draws(self, X_scaled: np.ndarray, observed: np.ndarray, uniforms: Tensor,
-               noise: Tensor, category_uniforms: Tensor) -> list[np.ndarray]:
+               noise: Tensor, category_uniforms: Tensor | None = None) -> list[np.ndarray]:
         """One draw of the missing entries of every row per row of
-        ``uniforms`` (n_draws, 1) or (n_draws, n_rows), ``noise`` (n_draws,
-        1, n_columns) or (n_draws, n_rows, n_columns) and
-        ``category_uniforms`` (n_draws, 1, n_groups) or (n_draws, n_rows,
-        n_groups); standardized units, each draw clipped to the imputation
-        range."""
+        ``uniforms`` (n_draws, 1) or (n_draws, n_rows) and ``noise``
+        (n_draws, 1, n_columns) or (n_draws, n_rows, n_columns):
+        standardized units, each draw clipped to the imputation range. With
+        ``category_uniforms`` (n_draws, n_rows, n_groups) the missing
+        categories are drawn first and the numbers given them; without, only
+        the numbers are drawn, given the observed entries."""
         values = self._to_tensor(self._model_values(X_scaled, observed))
         conditioning = torch.as_tensor(observed, device=self.device_)
         n_draws, n_rows = uniforms.shape[0], values.shape[0]
@@ -351,33 +375,34 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                      for draw in self.module_.draws(
                          values, conditioning, ~conditioning,
                          uniforms.expand(n_draws, n_rows),
-                         noise.expand(n_draws, *values.shape),
-                         category_uniforms.expand(n_draws, n_rows, -1))]
+                         noise.expand(n_draws, *values.shape), category_uniforms)]
         low, high = (self.codec_.standardize(bound) for bound in self._imputation_range())
         return [np.clip(draw, low, high) for draw in draws]
 
     def _random_draws(self, X_scaled: np.ndarray, observed: np.ndarray, n_draws: int,
                       generator: torch.Generator) -> list[np.ndarray]:
+        """Exact draws of every missing entry, categories included."""
         n_rows, n_columns = X_scaled.shape
         uniforms = torch.rand(n_draws, n_rows, generator=generator, dtype=self.dtype_,
                               device=self.device_)
         noise = torch.randn(n_draws, n_rows, n_columns, generator=generator,
                             dtype=self.dtype_, device=self.device_)
-        category_uniforms = torch.rand(n_draws, n_rows, self.mean_category_uniforms_.shape[1],
-                                       generator=generator, dtype=self.dtype_,
-                                       device=self.device_)
+        head = self.module_.head
+        category_uniforms = None if head is None else torch.rand(
+            n_draws, n_rows, head.n_groups, generator=generator, dtype=self.dtype_,
+            device=self.device_)
         return self._draws(X_scaled, observed, uniforms, noise, category_uniforms)
 
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The conditional mean of the numbers and the most probable class of
-        the categories, or with ``sample_posterior`` one draw."""
+        each category, both given the observed entries, or with
+        ``sample_posterior`` one draw."""
         if self.sample_posterior:
             generator = make_generator(draw_seed(self.random_state), self.device_)
             return self._random_draws(X_scaled, observed, 1, generator)[0]
-        draws = self._draws(X_scaled, observed, self._to_tensor(self.mean_uniforms_)[:, None],
-                            self._to_tensor(self.mean_noise_)[:, None],
-                            self._to_tensor(self.mean_category_uniforms_)[:, None])
-        imputed = np.mean(draws, axis=0)
+        imputed = np.mean(self._draws(X_scaled, observed,
+                                      self._to_tensor(self.mean_uniforms_)[:, None],
+                                      self._to_tensor(self.mean_noise_)[:, None]), axis=0)
         categorical = self.module_.categorical.cpu().numpy()
         if categorical.any():
             values = self._to_tensor(self._model_values(X_scaled, observed))
