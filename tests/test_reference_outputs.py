@@ -26,7 +26,14 @@ import scipy
 import sklearn
 import torch
 
-from flowimpute import CouplingFlowDensity, FlowImputer, MaskSearch, NAFDensity, VFGImputer
+from flowimpute import (
+    ACFlowImputer,
+    CouplingFlowDensity,
+    FlowImputer,
+    MaskSearch,
+    NAFDensity,
+    VFGImputer,
+)
 
 RECORDING = Path(__file__).parent / "data" / "reference_outputs.npz"
 TOLERANCE = 1e-10
@@ -88,6 +95,8 @@ def _imputers() -> dict:
                                         column_weights="variance", n_gap_steps=5,
                                         latent_distribution="laplace", max_epochs=4,
                                         random_state=0),
+        "acflow": ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, max_epochs=4,
+                                random_state=0),
     }
 
 
@@ -113,7 +122,7 @@ def compute_outputs() -> dict[str, np.ndarray]:
             value = getattr(imputer, attribute, None)
             if value is not None:
                 outputs[f"{name}/{attribute}"] = np.asarray(value, dtype=np.float64)
-        if isinstance(imputer, VFGImputer):
+        if isinstance(imputer, (VFGImputer, ACFlowImputer)):
             outputs[f"{name}/score_samples"] = imputer.score_samples(X_gaps)
     return outputs
 

@@ -56,8 +56,9 @@ def random_split(observed: Tensor, generator: torch.Generator,
     def uniform(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator).to(observed.device)
 
+    column_draws = uniform(n_rows, n_columns)
     rate = lowest_rate + (1 - lowest_rate) * uniform(n_rows, 1)
-    conditioning = observed & (uniform(n_rows, n_columns) < rate)[:, columns]
+    conditioning = observed & (column_draws < rate)[:, columns]
     target = observed & ~conditioning
     partial = uniform(n_rows, 1) < PARTIAL_TARGET_ROWS
     left_out = partial & (uniform(n_rows, n_columns) > uniform(n_rows, 1))[:, columns]
