@@ -130,10 +130,8 @@ class ArbitraryConditionalFlow(nn.Module):
         super().__init__()
         self.n_features = n_features
         self.head = categorical
-        members = torch.zeros(n_features, dtype=torch.bool)
-        for index in range(0 if categorical is None else categorical.n_groups):
-            members |= categorical.members(index, n_features)
-        self.register_buffer("categorical", members)
+        self.register_buffer("categorical", torch.zeros(n_features, dtype=torch.bool)
+                             if categorical is None else categorical.membership.any(0))
         layers = [SubsetCoupling(partition, transformer, hidden_dims, activation)
                   for partition in alternating_partitions(n_layers, n_features, seed)]
         self.transform = Compose(*layers)
@@ -160,7 +158,7 @@ class ArbitraryConditionalFlow(nn.Module):
         total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         categorical_target = target & self.categorical
         for index in range(self.head.n_groups):
-            group_target = categorical_target & self.head.members(index, self.n_features)
+            group_target = categorical_target & self.head.membership[index]
             total = total + self.head.log_prob(x, conditioning, group_target)
             conditioning = conditioning | group_target
         return total
@@ -200,8 +198,7 @@ class ArbitraryConditionalFlow(nn.Module):
             cumulative = torch.cumsum(torch.exp(log_probabilities), dim=1)
             classes = (uniforms[:, index:index + 1] > cumulative[:, :-1]).sum(1)
             x = self.head.with_classes(x, index, classes, rows)
-            conditioning = conditioning | (
-                rows.unsqueeze(1) & self.head.members(index, self.n_features))
+            conditioning = conditioning | (rows.unsqueeze(1) & self.head.membership[index])
         return x, conditioning
 
     def draws(self, x: Tensor, conditioning: Tensor, target: Tensor, uniforms: Tensor,

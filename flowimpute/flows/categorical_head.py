@@ -39,6 +39,11 @@ class CategoricalHead(nn.Module):
         coordinates.
     hidden_dims : sequence of int
     activation : str, default="relu"
+
+    Attributes
+    ----------
+    membership : Tensor of shape (n_groups, n_features)
+        Which coordinates each group occupies.
     """
 
     def __init__(self, n_features: int, coordinates: Sequence[Sequence[int]],
@@ -55,6 +60,10 @@ class CategoricalHead(nn.Module):
                                  f"{len(columns)}), got {tuple(table.shape)}.")
             self.register_buffer(f"coordinates_{group}", torch.as_tensor(columns).long())
             self.register_buffer(f"levels_{group}", torch.as_tensor(table))
+        membership = torch.zeros(self.n_groups, n_features, dtype=torch.bool)
+        for group, columns in enumerate(coordinates):
+            membership[group, torch.as_tensor(columns).long()] = True
+        self.register_buffer("membership", membership)
         self.network = make_mlp(2 * n_features, hidden_dims, sum(self.n_classes), activation)
 
     def group(self, index: int) -> tuple[Tensor, Tensor]:
@@ -87,12 +96,6 @@ class CategoricalHead(nn.Module):
     def n_targets(self, target: Tensor) -> Tensor:
         """How many (row, group) pairs of ``target`` are targets."""
         return sum(self.targeted(target, index).sum() for index in range(self.n_groups))
-
-    def members(self, index: int, n_features: int) -> Tensor:
-        """Boolean mask (n_features,) of group ``index``'s coordinates."""
-        coordinates = self.group(index)[0]
-        mask = torch.zeros(n_features, dtype=torch.bool, device=coordinates.device)
-        return mask.index_fill(0, coordinates, True)
 
     def log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         """Per-row sum over the target groups of ``log p(class | x_conditioning)``."""

@@ -228,9 +228,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.module_, self.optimizer_ = self._new_module(seed), None
         widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
                   if self.dequantize else np.zeros(X_scaled.shape[1]))
-        coordinates, _ = self._category_groups()
-        for members in coordinates:        # categories are modelled as choices
-            widths[members] = 0.0
+        widths[self.module_.categorical.cpu().numpy()] = 0.0   # categories are choices
         self.dequantization_widths_ = widths
         rng = np.random.RandomState(seed)
         n_pairs = -(-self.n_draws // 2)
