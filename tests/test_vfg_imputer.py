@@ -20,6 +20,11 @@ def fitted(correlated):
     return VFGImputer(**FAST).fit(with_gaps(correlated, 0.2, 0))
 
 
+@pytest.fixture(scope="module")
+def fitted_paper(correlated):
+    return VFGImputer(section_model="paper", **FAST).fit(with_gaps(correlated, 0.2, 0))
+
+
 def _mcar_errors(correlated, **params):
     """Test-set MSE of VFG and of the column means on 30% MCAR gaps."""
     X_train = with_gaps(correlated[:300], 0.2, 5)
@@ -181,19 +186,19 @@ def test_n_init_keeps_the_initialization_that_imputes_best(correlated):
         several.transform(X), VFGImputer(**{**FAST, "n_init": 3}).fit(X).transform(X))
 
 
-def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fitted):
+def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fitted_paper):
     X = correlated[:200].copy()
     X[:, 1] = np.nan    # the section of column 1 is partially observed in every row
-    refined_only = copy.deepcopy(fitted).set_params(n_gap_steps=0).transform(X)
-    searched = copy.deepcopy(fitted).set_params(n_gap_steps=25).transform(X)
+    refined_only = copy.deepcopy(fitted_paper).set_params(n_gap_steps=0).transform(X)
+    searched = copy.deepcopy(fitted_paper).set_params(n_gap_steps=25).transform(X)
     observed = torch.as_tensor(~np.isnan(X))
 
     def negative_elbo(X_imputed):
-        complete = fitted._to_tensor(fitted.codec_.standardize(X_imputed))
-        leaves, entry_observed = fitted.layout_.leaves(complete, observed)
+        complete = fitted_paper._to_tensor(fitted_paper.codec_.standardize(X_imputed))
+        leaves, entry_observed = fitted_paper.layout_.leaves(complete, observed)
         every_section = torch.ones(leaves.shape[:2], dtype=torch.bool)
         with torch.no_grad():
-            per_row, _ = fitted.module_.elbo_terms(leaves, every_section, entry_observed)
+            per_row, _ = fitted_paper.module_.elbo_terms(leaves, every_section, entry_observed)
         return per_row.numpy()
 
     assert negative_elbo(searched).mean() < negative_elbo(refined_only).mean()
@@ -201,22 +206,26 @@ def test_gap_search_lowers_the_negative_elbo_of_partial_sections(correlated, fit
     np.testing.assert_array_equal(np.delete(searched, 1, axis=1), np.delete(X, 1, axis=1))
 
 
-def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted):
+def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted, fitted_paper):
     from flowimpute.impute.vfg_imputer import GAP_STEP_CANDIDATES
-    assert fitted.gap_steps_.shape == (6,)
-    assert set(fitted.gap_steps_) <= set(GAP_STEP_CANDIDATES)
-    fixed = VFGImputer(**{**FAST, "n_gap_steps": 3}).fit(with_gaps(correlated, 0.2, 0))
+    assert fitted_paper.gap_steps_.shape == (6,)
+    assert set(fitted_paper.gap_steps_) <= set(GAP_STEP_CANDIDATES)
+    assert fitted.gap_steps_ is None    # the section Gaussian fills gaps without a search
+    fixed = VFGImputer(**{**FAST, "n_gap_steps": 3, "section_model": "paper"}).fit(
+        with_gaps(correlated, 0.2, 0))
     assert fixed.gap_steps_ is None
     with pytest.raises(ValueError, match="refit"):
         fixed.set_params(n_gap_steps="auto").transform(with_gaps(correlated, 0.2, 1))
 
 
-def test_a_tree_given_as_a_dag_gives_the_same_imputations(correlated):
+@pytest.mark.parametrize("section_model", ["conditional", "paper"])
+def test_a_tree_given_as_a_dag_gives_the_same_imputations(correlated, section_model):
     X = with_gaps(correlated, 0.2, 3)
     sections = [[0, 1], [2, 3], [4, 5]]
-    nested = VFGImputer(sections=sections, graph=[0, [1, 2]], **FAST).fit(X)
+    nested = VFGImputer(sections=sections, graph=[0, [1, 2]], section_model=section_model,
+                        **FAST).fit(X)
     mapping = VFGImputer(sections=sections, graph={"root": [0, "pair"], "pair": [1, 2]},
-                         **FAST).fit(X)
+                         section_model=section_model, **FAST).fit(X)
     np.testing.assert_array_equal(nested.transform(X), mapping.transform(X))
     np.testing.assert_array_equal(nested.score_samples(X), mapping.score_samples(X))
     np.testing.assert_array_equal(nested.sample_imputations(X, 2, random_state=0),
@@ -335,3 +344,38 @@ def test_label_prior_errors(correlated):
         imputer.score_samples(correlated[:3], [0, 1, 2])
     with pytest.raises(ValueError, match='prior="label"'):
         VFGImputer(**FAST).fit(correlated).score_samples(correlated[:3], [0, 1, 0])
+
+
+def _pairs(n_rows, seed):
+    """Three independent pairs of near-copies: only a column's partner says
+    anything about it."""
+    rng = np.random.RandomState(seed)
+    z = rng.normal(size=(n_rows, 3))
+    return np.repeat(z, 2, axis=1) + 0.1 * rng.normal(size=(n_rows, 6))
+
+
+def test_a_gap_follows_the_value_observed_beside_it():
+    X_train, X_test = _pairs(600, 0), _pairs(300, 1)
+    X_missing = X_test.copy()
+    X_missing[:, 1] = np.nan       # every row keeps column 1's partner, column 0
+    fit = with_gaps(X_train, 0.2, 2)
+    params = dict(sections=[[0, 1], [2, 3], [4, 5]], max_epochs=30, random_state=0)
+    errors = {model: np.mean((VFGImputer(section_model=model, **params).fit(fit).transform(
+        X_missing)[:, 1] - X_test[:, 1]) ** 2) for model in ("conditional", "paper")}
+    # The partner differs by noise of variance 0.02; the paper's imputation
+    # reaches the gap through the root only.
+    assert errors["conditional"] < 0.05
+    assert errors["conditional"] < 0.5 * errors["paper"]
+
+
+def test_conditional_draws_are_calibrated():
+    X_train, X_test = _pairs(800, 3), _pairs(400, 4)
+    hidden = np.random.RandomState(5).rand(*X_test.shape) < 0.3
+    imputer = VFGImputer(sections=[[0, 1], [2, 3], [4, 5]], max_epochs=20,
+                         random_state=0).fit(with_gaps(X_train, 0.2, 6))
+    draws = imputer.sample_imputations(np.where(hidden, np.nan, X_test), 200, random_state=0)
+    low, high = np.percentile(draws, [5, 95], axis=0)
+    covered = (low[hidden] <= X_test[hidden]) & (X_test[hidden] <= high[hidden])
+    assert 0.85 <= covered.mean() <= 0.95
+    np.testing.assert_array_equal(draws[:, ~hidden], np.broadcast_to(
+        X_test[~hidden], (200, (~hidden).sum())))

@@ -18,11 +18,16 @@ from ..nn.mlp import ACTIVATIONS
 from ..vfg.inference import SectionInference
 from ..vfg.layout import SectionLayout, column_weights
 from ..vfg.model import VFGModel
+from ..vfg.section_gaussian import SectionGaussian
 from ..vfg.structure import resolve_structure
 from ._base import BaseFlowImputer
 
 #: Step counts of the gap search that ``n_gap_steps="auto"`` chooses from.
 GAP_STEP_CANDIDATES = (0, 5, 10, 25)
+#: (row, section) pairs decoded to estimate the section Gaussians, and the
+#: fewest rows used however many sections there are.
+SECTION_GAUSSIAN_PAIRS = 2 ** 14
+SECTION_GAUSSIAN_MIN_ROWS = 512
 
 
 class VFGImputer(BaseFlowImputer):
@@ -34,10 +39,12 @@ class VFGImputer(BaseFlowImputer):
     entries, with sections also hidden at random (``mask_prob``) so that the
     model learns to infer hidden sections from the others. A row is imputed
     by encoding its observed sections up the graph and decoding the roots into
-    the missing ones; the gaps of partially observed sections are filled by
-    encode-decode rounds and a short search down the row's negative ELBO.
-    Columns are standardized on their observed entries, and imputations are
-    clipped to each column's training range. The user guide's "How
+    the missing ones. By default each section's missing entries are then
+    taken from a Gaussian of the section given its decode from the other
+    sections and its own observed entries, so a gap moves with the value
+    observed beside it (``section_model``). Columns are standardized on
+    their observed entries, and imputations are clipped to each column's
+    training range. The user guide's "How
     VFGImputer works" gives the details and the measurements.
 
     Parameters
@@ -106,11 +113,25 @@ class VFGImputer(BaseFlowImputer):
     decode_from : {"root", "ancestor"}, default="root"
         Decode missing sections from the root state, or from the closest
         ancestor that has observed descendants (the paper's Remark 1).
+    section_model : {"conditional", "paper"}, default="conditional"
+        How missing entries are imputed from the fitted graph.
+        "conditional": each section is decoded from the other sections
+        (itself hidden), and its missing entries are the mean of the
+        Gaussian of the section's values given that decode and the
+        section's observed entries; the Gaussian of each section (values
+        and decode jointly) is estimated on the training rows after
+        training. A gap then follows the entries observed beside it, and a
+        wholly hidden section gets a calibrated decode. "paper": the
+        paper's imputation, hidden sections decoded from the roots and the
+        gaps of partially observed sections filled by the refine rounds and
+        the gap search. Training is the same for both.
     n_refine_steps : int, default=3
         Encode-decode rounds that fill the missing entries of partially
-        observed sections.
+        observed sections (before the gap search, or before the other
+        sections' decodes are computed with ``section_model="conditional"``).
     n_gap_steps : int or "auto", default="auto"
-        After the refine rounds, ``transform`` moves the missing entries of
+        With ``section_model="paper"``, after the refine rounds,
+        ``transform`` moves the missing entries of
         partially observed sections by this many Adam steps down the row's
         negative ELBO (observed entries held fixed), so a gap agrees with the
         entries observed beside it. "auto" chooses the count per column at
@@ -143,10 +164,14 @@ class VFGImputer(BaseFlowImputer):
     layout_ : SectionLayout
         Where each modelled column sits in the padded sections.
     {imputer_attributes}
+    section_gaussian_ : SectionGaussian or None
+        With ``section_model="conditional"``, each section's Gaussian of its
+        values and its decode from the other sections; None otherwise.
     gap_steps_ : ndarray of int of shape (n_modelled_features,) or None
-        With ``n_gap_steps="auto"``, the gap-search steps chosen for each
-        modelled column; None otherwise (an integer ``n_gap_steps`` is read
-        at transform time, so it can be changed after fit).
+        With ``section_model="paper"`` and ``n_gap_steps="auto"``, the
+        gap-search steps chosen for each modelled column; None otherwise (an
+        integer ``n_gap_steps`` is read at transform time, so it can be
+        changed after fit).
     column_weights_ : ndarray of shape (n_modelled_features,)
         The weight of each modelled column's reconstruction error (see
         ``column_weights``), mean 1.
@@ -191,6 +216,7 @@ class VFGImputer(BaseFlowImputer):
         "column_weights": [StrOptions({"equal", "variance"}), "array-like"],
         "mask_prob": [Interval(Real, 0, 1, closed="left")],
         "decode_from": [StrOptions({"root", "ancestor"})],
+        "section_model": [StrOptions({"conditional", "paper"})],
         "n_refine_steps": [Interval(Integral, 0, None, closed="left")],
         "n_gap_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "gap_step_size": [Interval(Real, 0, None, closed="neither")],
@@ -202,7 +228,7 @@ class VFGImputer(BaseFlowImputer):
         "n_coupling_layers": 3, "hidden_dims": (32, 32), "activation": "tanh",
         "log_scale_bound": 3.0, "aggregation": "weighted", "latent_distribution": "gaussian",
         "prior": "standard", "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root",
-        "n_refine_steps": 3,
+        "section_model": "conditional", "n_refine_steps": 3,
         "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 3e-3, "weight_decay": 0.0,
         "validation_fraction": 0.1, "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
@@ -211,7 +237,8 @@ class VFGImputer(BaseFlowImputer):
     def _inference(self) -> SectionInference:
         """The fitted model's inference engine (refine rounds, gap search, decoding)."""
         return SectionInference(self.module_, self.layout_, self.decode_from,
-                                self.n_refine_steps, self._entry_weights_, self.gap_step_size)
+                                self.n_refine_steps, self._entry_weights_, self.gap_step_size,
+                                self.section_gaussian_)
 
     # ------------------------------------------------------------------- fit
     def fit(self, X, y=None):
@@ -292,6 +319,7 @@ class VFGImputer(BaseFlowImputer):
                       tuple(t[torch.as_tensor(validation_rows, device=self.device_)]
                             for t in data))
         held_out = validation or (values[index[:4096]], observed_tensor[index[:4096]])
+        self.section_gaussian_ = None   # training and selection use the paper's inference
         candidates, errors = [], []
         for attempt in range(self.n_init):
             torch.manual_seed(seed + attempt)
@@ -314,13 +342,32 @@ class VFGImputer(BaseFlowImputer):
         best = int(np.argmin(errors)) if errors else 0
         self.module_, self.history_, self.n_iter_ = candidates[best]
         self.init_errors_ = np.array(errors) if errors else np.array([np.nan])
+        self.section_gaussian_ = (self._fit_section_gaussian(values[index], observed_tensor[index])
+                                  if self.section_model == "conditional" else None)
         self.gap_steps_ = (self._select_gap_steps(X_scaled, observed, np.random.RandomState(seed))
-                           if self.n_gap_steps == "auto" else None)
+                           if self.n_gap_steps == "auto" and self.section_gaussian_ is None
+                           else None)
         with torch.no_grad():
             leaves, entry_observed, leaf_visible = self._inference().prepare(
                 values[index[:4096]], observed_tensor[index[:4096]])
             _, entropy = self.module_.elbo_terms(leaves, leaf_visible, entry_observed)
         self.training_entropy_ = float(entropy)
+
+    @torch.no_grad()
+    def _fit_section_gaussian(self, values: Tensor, observed: Tensor) -> SectionGaussian:
+        """Each section's Gaussian of its values and its decode from the
+        other sections, on the first training rows (in-sample: the model saw
+        them), as many as give :data:`SECTION_GAUSSIAN_PAIRS` (row, section)
+        pairs, at least :data:`SECTION_GAUSSIAN_MIN_ROWS`."""
+        n_sections = len(self.sections_)
+        n_rows = max(SECTION_GAUSSIAN_MIN_ROWS, SECTION_GAUSSIAN_PAIRS // n_sections)
+        values, observed = values[:n_rows], observed[:n_rows]
+        every_section = torch.ones(values.shape[0], n_sections, dtype=torch.bool,
+                                   device=values.device)
+        leaves, entry_observed, decoded = self._inference().leave_section_out(
+            values, observed, every_section)
+        return SectionGaussian(self.layout_.real).to(device=self.device_, dtype=self.dtype_).fit(
+            leaves, entry_observed, decoded)
 
     # ------------------------------------------------------------- transform
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -329,19 +376,29 @@ class VFGImputer(BaseFlowImputer):
             values, observed, steps), X_scaled, observed)
 
     def _impute_draws(self, X_scaled: np.ndarray, observed: np.ndarray,
-                      root_noise: np.ndarray) -> np.ndarray:
-        """One imputation per draw of ``root_noise`` (n_draws, n_rows,
-        n_roots * latent_dim); returns (n_draws, n_rows, n_columns)."""
-        (n_rows, n_columns), (n_draws, _, width) = X_scaled.shape, root_noise.shape
+                      draw_noise: np.ndarray) -> np.ndarray:
+        """One imputation per draw of ``draw_noise`` (n_draws, n_rows,
+        :meth:`_noise_width`); returns (n_draws, n_rows, n_columns)."""
+        (n_rows, n_columns), (n_draws, _, width) = X_scaled.shape, draw_noise.shape
         inference, steps = self._inference(), self._gap_steps_per_entry()
-        noise = np.moveaxis(root_noise, 0, 1).reshape(n_rows, n_draws * width)
+        noise = np.moveaxis(draw_noise, 0, 1).reshape(n_rows, n_draws * width)
         draws = self._map_chunks(lambda values, observed, noise: inference.impute(
             values, observed, steps, noise.unflatten(1, (n_draws, width)).unbind(1)),
             X_scaled, observed, noise)
         return np.moveaxis(draws.reshape(n_rows, n_draws, n_columns), 1, 0)
 
-    def _gap_steps_per_entry(self) -> Tensor:
-        """Gap-search steps of every padded section entry (padding: 0)."""
+    def _noise_width(self) -> int:
+        """Standard normals per row and draw: one per padded section entry
+        with a section Gaussian, else one per root coordinate."""
+        if self.section_gaussian_ is not None:
+            return self.layout_.real.numel()
+        return len(self.graph_.roots) * self.latent_dim_
+
+    def _gap_steps_per_entry(self) -> Tensor | None:
+        """Gap-search steps of every padded section entry (padding: 0); None
+        with a section Gaussian, which fills the gaps without a search."""
+        if self.section_gaussian_ is not None:
+            return None
         if self.n_gap_steps != "auto":
             per_column = np.full(self.modelled_features_.size, self.n_gap_steps)
         elif self.gap_steps_ is None:
@@ -369,15 +426,23 @@ class VFGImputer(BaseFlowImputer):
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several plausible completions of ``X`` (multiple imputation).
 
-        Each draw takes every root's state from a Gaussian around its imputed
-        value whose precision is the prior's 1 plus the learned precisions of
-        the root's observed children (with ``aggregation="mean"`` each child
-        counts 1), and decodes them into the missing entries. Only the roots'
-        uncertainty is sampled: deeper aggregation levels and the decoders'
-        own noise are not, so the spread is a lower bound on the true
-        uncertainty. Observed entries are identical in every draw. The fill
-        of partially observed sections that the encoder sees (refine rounds
-        and gap search) is computed once and shared by every draw.
+        With ``section_model="conditional"`` each draw takes a section's
+        missing entries from the section's conditional Gaussian given its
+        decode from the other sections and its observed entries (the
+        Gaussian's spread was measured on the training rows, so it holds the
+        model's error as well as the data's noise).
+
+        With ``section_model="paper"`` each draw takes every root's state
+        from a Gaussian around its imputed value whose precision is the
+        prior's 1 plus the learned precisions of the root's observed
+        children (with ``aggregation="mean"`` each child counts 1), and
+        decodes them into the missing entries. Only the roots' uncertainty
+        is sampled: deeper aggregation levels and the decoders' own noise
+        are not, so the spread is a lower bound on the true uncertainty. The
+        fill of partially observed sections that the encoder sees (refine
+        rounds and gap search) is computed once and shared by every draw.
+
+        Observed entries are identical in every draw.
 
         Parameters
         ----------
@@ -391,7 +456,7 @@ class VFGImputer(BaseFlowImputer):
         """
         X, observed, index = self._validate_draw_request(X, n_imputations)
         noise = check_random_state(random_state).standard_normal(
-            (n_imputations, X.shape[0], len(self.graph_.roots) * self.latent_dim_))
+            (n_imputations, X.shape[0], self._noise_width()))
         return self._complete_draws(
             X, observed, n_imputations,
             lambda X_scaled, modelled, rows: self._impute_draws(X_scaled, modelled,

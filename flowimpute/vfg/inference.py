@@ -18,6 +18,11 @@ from torch import Tensor
 from ..inference.search import projected_adam
 from .layout import SectionLayout
 from .model import VFGModel
+from .section_gaussian import SectionGaussian
+
+#: Rows decoded at once by :meth:`SectionInference.leave_section_out`, one per
+#: (row, section) pair.
+LEAVE_OUT_BLOCK = 8192
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,13 @@ class SectionInference:
         Weight of each section entry's reconstruction term.
     gap_step_size : float
         Adam step size of the gap search.
+    section_gaussian : SectionGaussian or None, default=None
+        With it, every missing entry is imputed from its section's
+        conditional Gaussian given the section's decode from the other
+        sections and its own observed entries (:meth:`conditional_fill`);
+        without it, as the paper does: gaps of partially observed sections
+        by the refine rounds and the gap search, hidden sections decoded
+        from the roots.
     """
 
     model: VFGModel
@@ -45,6 +57,7 @@ class SectionInference:
     n_refine_steps: int
     entry_weights: Tensor
     gap_step_size: float
+    section_gaussian: SectionGaussian | None = None
 
     def prepare(self, values: Tensor, observed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Padded sections of ``values`` (n, n_columns; missing entries
@@ -72,6 +85,52 @@ class SectionInference:
                 messages.states[root] = messages.states[root] + noise * torch.rsqrt(precision)
         decoded = model.decode(messages, from_root=self.decode_from == "root")
         return self.layout.clip(torch.stack(decoded[: model.graph.n_sections], dim=1))
+
+    @torch.no_grad()
+    def leave_section_out(self, values: Tensor, observed: Tensor,
+                          sections: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Each section decoded from the other sections, itself hidden.
+
+        A hidden section is decoded from the row's visible sections, as
+        :meth:`reconstruct` does. For each visible section chosen in
+        ``sections`` (n, k) bool, the row is decoded once more with that
+        section hidden, and with the gaps of the other visible sections
+        filled by the refine rounds without it, so that nothing of its own
+        values reaches its decode; those passes run in blocks of
+        :data:`LEAVE_OUT_BLOCK` rows. Returns the padded sections (missing
+        entries 0), the mask of their observed entries and the decodes, each
+        (n, k, m)."""
+        leaves, entry_observed = self.layout.leaves(values, observed)
+        visible = entry_observed.any(dim=2)
+        decoded = self.reconstruct(self.refine(leaves, entry_observed, visible), visible)
+        rows, chosen = torch.nonzero(sections & visible, as_tuple=True)
+        for block in zip(rows.split(LEAVE_OUT_BLOCK), chosen.split(LEAVE_OUT_BLOCK),
+                         strict=True):
+            row, section = block
+            pair = torch.arange(row.numel(), device=row.device)
+            without = visible[row].clone()
+            without[pair, section] = False
+            refined = self.refine(leaves[row], entry_observed[row], without)
+            decoded[row, section] = self.reconstruct(refined, without)[pair, section]
+        return leaves, entry_observed, decoded
+
+    def conditional_fill(self, values: Tensor, observed: Tensor,
+                         noises: Sequence[Tensor | None] = (None,)
+                         ) -> tuple[list[Tensor], Tensor, Tensor]:
+        """Every missing entry from its section's conditional Gaussian given
+        the section's decode from the other sections
+        (:meth:`leave_section_out`) and its observed entries: per noise, the
+        conditional mean (None) or a draw (standard normal of shape (n, k *
+        m)), within the training range. Returns the filled sections per
+        noise, the mask of observed entries and the visible sections."""
+        leaves, entry_observed = self.layout.leaves(values, observed)
+        partial = (~entry_observed & self.layout.real).any(dim=2)
+        leaves, entry_observed, decoded = self.leave_section_out(values, observed, partial)
+        filled = [torch.where(entry_observed, leaves, self.layout.clip(
+            self.section_gaussian.conditional(leaves, entry_observed, decoded,
+                                              None if noise is None else noise.view_as(leaves))))
+            for noise in noises]
+        return filled, entry_observed, entry_observed.any(dim=2)
 
     def refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
         """Fill the missing entries of visible (partially observed) sections."""
@@ -162,9 +221,14 @@ class SectionInference:
         return loss_fn
 
     def fill(self, values: Tensor, observed: Tensor,
-             steps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """:meth:`prepare`, then the gaps of partially observed sections moved
-        by each entry's ``steps`` (k, m) of the gap search."""
+             steps: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """The padded sections with their gaps filled, the mask of observed
+        entries and the visible sections: by :meth:`conditional_fill` where
+        there is a section Gaussian (``steps`` unused), else :meth:`prepare`
+        and then each entry's ``steps`` (k, m) of the gap search."""
+        if self.section_gaussian is not None:
+            (leaves,), entry_observed, leaf_visible = self.conditional_fill(values, observed)
+            return leaves, entry_observed, leaf_visible
         leaves, entry_observed, leaf_visible = self.prepare(values, observed)
         counts = sorted({int(count) for count in steps.unique()})
         snapshots = self.gap_snapshots(leaves, entry_observed, leaf_visible, counts)
@@ -172,7 +236,7 @@ class SectionInference:
             leaves = torch.where(steps == count, snapshots[count], leaves)
         return leaves, entry_observed, leaf_visible
 
-    def node_states(self, values: Tensor, observed: Tensor, steps: Tensor,
+    def node_states(self, values: Tensor, observed: Tensor, steps: Tensor | None,
                     nodes: Sequence[int]) -> Tensor:
         """The encoded state of each of ``nodes`` (n, len(nodes) * latent_dim),
         from the observed sections with their gaps filled by :meth:`fill`."""
@@ -180,15 +244,25 @@ class SectionInference:
         states = self.model.encode(leaves, leaf_visible).states
         return torch.cat([states[node] for node in nodes], dim=1)
 
-    def impute(self, values: Tensor, observed: Tensor, steps: Tensor,
-               root_noises: Sequence[Tensor] | None = None) -> Tensor:
-        """Columns of ``values`` with every missing entry estimated, the gaps
-        filled by :meth:`fill`; with ``root_noises``, one draw per noise,
-        side by side (the fill does not depend on the draw, so it runs once)."""
+    def impute(self, values: Tensor, observed: Tensor, steps: Tensor | None,
+               noises: Sequence[Tensor] | None = None) -> Tensor:
+        """Columns of ``values`` with every missing entry estimated; with
+        ``noises``, one draw per noise, side by side.
+
+        With a section Gaussian every missing entry comes from
+        :meth:`conditional_fill` (a noise has shape (n, k * m)). Otherwise
+        the gaps are filled by :meth:`fill` and hidden sections decoded from
+        the roots; a noise (n, n_roots * latent_dim) draws the roots'
+        states, and the fill, which does not depend on the draw, runs once.
+        """
+        if self.section_gaussian is not None:
+            filled, _, _ = self.conditional_fill(values, observed,
+                                                 (None,) if noises is None else noises)
+            return torch.cat([self.layout.scatter(values, leaves) for leaves in filled], dim=1)
         filled = self.fill(values, observed, steps)
-        if root_noises is None:
+        if noises is None:
             return self.estimate(values, *filled)
-        return torch.cat([self.estimate(values, *filled, noise) for noise in root_noises],
+        return torch.cat([self.estimate(values, *filled, noise) for noise in noises],
                          dim=1)
 
     def estimates_after(self, values: Tensor, observed: Tensor,
