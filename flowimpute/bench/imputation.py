@@ -22,7 +22,7 @@ Run with ``python -m flowimpute.bench.imputation``.
   conditional-mean chains (``mean_chain_start="neighbours"``) runs only when
   named (:data:`NAMED_ONLY`): an option measured against the default; so
   does VFGImputer with a wider latent (``latent_dim=4``, 6 couplings per
-  edge).
+  edge), and with the paper's imputation (``section_model="paper"``).
 
 - ``vfg_synthetic`` is the VFG paper's synthetic table (8 columns from 2
   latents, 1,300 rows drawn per mask seed); every other name is a real table
@@ -130,6 +130,8 @@ def imputers(seed: int, epochs: int | None,
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
             **WIDER_LATENT, random_state=seed, device=device, **cap),
+        "VFGImputer(paper)": lambda: VFGImputer(
+            section_model="paper", random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
         "GAIN": lambda: GAINImputer(random_state=seed, **gain_cap),
     }
@@ -142,7 +144,7 @@ MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-maskin
 #: defaults, not part of the report.
 NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",
-                        "VFGImputer(latent_dim=4, 6 couplings)"})
+                        "VFGImputer(latent_dim=4, 6 couplings)", "VFGImputer(paper)"})
 
 
 def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) -> dict:

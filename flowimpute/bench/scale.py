@@ -75,10 +75,11 @@ def make_table(n_rows: int, seed: int, n_columns: int = N_COLUMNS) -> np.ndarray
 
 
 def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], object]]:
-    """flowimpute's imputers, in float64 (the default) and float32, and VFG's
-    fast paths (no gap search; and one refinement round of partially observed
-    sections instead of 3), beside IterativeImputer, KNN and MissForest; the
-    mixed FlowImputer ensemble of the imputation suite. ``epochs`` caps every
+    """flowimpute's imputers, in float64 (the default) and float32, VFG's
+    paper imputation with and without its gap search, and VFG with one
+    refinement round of partially observed sections instead of 3, beside
+    IterativeImputer, KNN and MissForest; the mixed FlowImputer ensemble of
+    the imputation suite. ``epochs`` caps every
     flow's epochs but ACFlowImputer's, whose fit is measured at its defaults."""
     cap = {} if epochs is None else {"max_epochs": epochs}
     baselines = baseline_imputers(seed)
@@ -96,10 +97,12 @@ def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], obj
         **{f"{name} float32": partial(make, "float32") for name, make in flows.items()},
         "ACFlowImputer float32, 8 draws": lambda: ACFlowImputer(
             random_state=seed, dtype="float32", n_draws=8),
-        "VFGImputer float32, no gap search": lambda: VFGImputer(
-            random_state=seed, dtype="float32", n_gap_steps=0, **cap),
-        "VFGImputer float32, 1 refine step, no gap search": lambda: VFGImputer(
-            random_state=seed, dtype="float32", n_refine_steps=1, n_gap_steps=0, **cap),
+        "VFGImputer float32, paper imputation": lambda: VFGImputer(
+            random_state=seed, dtype="float32", section_model="paper", **cap),
+        "VFGImputer float32, paper imputation, no gap search": lambda: VFGImputer(
+            random_state=seed, dtype="float32", section_model="paper", n_gap_steps=0, **cap),
+        "VFGImputer float32, 1 refine step": lambda: VFGImputer(
+            random_state=seed, dtype="float32", n_refine_steps=1, **cap),
         "IterativeImputer": baselines["IterativeImputer"],
         "KNN(k=5)": baselines["KNN(k=5)"],
         "MissForest(ExtraTrees)": baselines["MissForest(ExtraTrees)"],
