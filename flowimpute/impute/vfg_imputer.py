@@ -361,11 +361,9 @@ class VFGImputer(BaseFlowImputer):
         pairs, at least :data:`SECTION_GAUSSIAN_MIN_ROWS`."""
         n_sections = len(self.sections_)
         n_rows = max(SECTION_GAUSSIAN_MIN_ROWS, SECTION_GAUSSIAN_PAIRS // n_sections)
-        values, observed = values[:n_rows], observed[:n_rows]
-        every_section = torch.ones(values.shape[0], n_sections, dtype=torch.bool,
-                                   device=values.device)
-        leaves, entry_observed, decoded = self._inference().leave_section_out(
-            values, observed, every_section)
+        leaves, entry_observed = self.layout_.leaves(values[:n_rows], observed[:n_rows])
+        every_section = torch.ones(leaves.shape[:2], dtype=torch.bool, device=leaves.device)
+        decoded = self._inference().leave_section_out(leaves, entry_observed, every_section)
         return SectionGaussian(self.layout_.real).to(device=self.device_, dtype=self.dtype_).fit(
             leaves, entry_observed, decoded)
 

@@ -87,9 +87,10 @@ class SectionInference:
         return self.layout.clip(torch.stack(decoded[: model.graph.n_sections], dim=1))
 
     @torch.no_grad()
-    def leave_section_out(self, values: Tensor, observed: Tensor,
-                          sections: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Each section decoded from the other sections, itself hidden.
+    def leave_section_out(self, leaves: Tensor, entry_observed: Tensor,
+                          sections: Tensor) -> Tensor:
+        """Each section of the padded ``leaves`` (n, k, m; missing entries
+        arbitrary) decoded from the other sections, itself hidden: (n, k, m).
 
         A hidden section is decoded from the row's visible sections, as
         :meth:`reconstruct` does. For each visible section chosen in
@@ -97,40 +98,38 @@ class SectionInference:
         section hidden, and with the gaps of the other visible sections
         filled by the refine rounds without it, so that nothing of its own
         values reaches its decode; those passes run in blocks of
-        :data:`LEAVE_OUT_BLOCK` rows. Returns the padded sections (missing
-        entries 0), the mask of their observed entries and the decodes, each
-        (n, k, m)."""
-        leaves, entry_observed = self.layout.leaves(values, observed)
+        :data:`LEAVE_OUT_BLOCK` rows."""
         visible = entry_observed.any(dim=2)
         decoded = self.reconstruct(self.refine(leaves, entry_observed, visible), visible)
         rows, chosen = torch.nonzero(sections & visible, as_tuple=True)
-        for block in zip(rows.split(LEAVE_OUT_BLOCK), chosen.split(LEAVE_OUT_BLOCK),
-                         strict=True):
-            row, section = block
+        for row, section in zip(rows.split(LEAVE_OUT_BLOCK), chosen.split(LEAVE_OUT_BLOCK),
+                                strict=True):
             pair = torch.arange(row.numel(), device=row.device)
             without = visible[row].clone()
             without[pair, section] = False
             refined = self.refine(leaves[row], entry_observed[row], without)
             decoded[row, section] = self.reconstruct(refined, without)[pair, section]
-        return leaves, entry_observed, decoded
+        return decoded
 
     def conditional_fill(self, values: Tensor, observed: Tensor,
                          noises: Sequence[Tensor | None] = (None,)
                          ) -> tuple[list[Tensor], Tensor, Tensor]:
         """Every missing entry from its section's conditional Gaussian given
         the section's decode from the other sections
-        (:meth:`leave_section_out`) and its observed entries: per noise, the
-        conditional mean (None) or a draw (standard normal of shape (n, k *
-        m)), within the training range. Returns the filled sections per
-        noise, the mask of observed entries and the visible sections."""
+        (:meth:`leave_section_out`, for the partially observed sections) and
+        its observed entries: per noise, the conditional mean (None) or a
+        draw (standard normal of shape (n, k * m)), within the training
+        range. Returns the filled sections per noise, the mask of observed
+        entries and the visible sections."""
         leaves, entry_observed = self.layout.leaves(values, observed)
-        partial = (~entry_observed & self.layout.real).any(dim=2)
-        leaves, entry_observed, decoded = self.leave_section_out(values, observed, partial)
+        leaf_visible = entry_observed.any(dim=2)
+        partial = self.layout.gaps(entry_observed, leaf_visible).any(dim=2)
+        decoded = self.leave_section_out(leaves, entry_observed, partial)
         filled = [torch.where(entry_observed, leaves, self.layout.clip(
             self.section_gaussian.conditional(leaves, entry_observed, decoded,
                                               None if noise is None else noise.view_as(leaves))))
             for noise in noises]
-        return filled, entry_observed, entry_observed.any(dim=2)
+        return filled, entry_observed, leaf_visible
 
     def refine(self, leaves: Tensor, entry_observed: Tensor, leaf_visible: Tensor) -> Tensor:
         """Fill the missing entries of visible (partially observed) sections."""
