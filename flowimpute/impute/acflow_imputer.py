@@ -181,7 +181,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "transformer": "affine", "n_bins": 8, "n_components": 8, "n_draws": 20,
         "sample_posterior": False, "dequantize": True, "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
-        "validation_fraction": 0.1, "n_iter_no_change": 20, "tol": 1e-4,
+        "validation_fraction": 0.0, "n_iter_no_change": 20, "tol": 1e-4,
         "clip_grad_norm": 10.0,
     }
 
