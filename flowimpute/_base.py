@@ -306,11 +306,14 @@ class BaseFlowEstimator(BaseEstimator):
             description=description,
         )
 
-    def _split_validation(self, n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Row indices for training and, when ``validation_fraction`` of the
-        rows makes at least :data:`MIN_VALIDATION_ROWS`, validation."""
+    def _split_validation(self, n_rows: int, seed: int, fraction: float | None = None
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Row indices for training and, when ``fraction`` (by default
+        ``validation_fraction``) of the rows makes at least
+        :data:`MIN_VALIDATION_ROWS`, validation."""
         order = np.random.RandomState(seed).permutation(n_rows)
-        n_validation = int(self.validation_fraction * n_rows)
+        fraction = self.validation_fraction if fraction is None else fraction
+        n_validation = int(fraction * n_rows)
         if n_validation < MIN_VALIDATION_ROWS or n_rows - n_validation < 2:
             return order, None
         return order[n_validation:], order[:n_validation]

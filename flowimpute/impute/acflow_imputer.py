@@ -34,6 +34,10 @@ PARTIAL_TARGET_ROWS = 0.25
 #: columns on average, as an imputation does.
 HEAD_SPLITS = 8
 HEAD_LOWEST_RATE = 0.5
+#: Share of the rows the categorical head holds out for its early stopping
+#: at least (a classifier trained to its training loss overfits; the flow
+#: trains on every row by default).
+HEAD_VALIDATION_FRACTION = 0.1
 
 
 def random_split(observed: Tensor, generator: torch.Generator,
@@ -92,7 +96,11 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     entries. A missing category is imputed as its most probable one and a
     missing number as its conditional mean given the observed entries;
     draws take the categories one column after another, then the numbers
-    given the observed entries and the drawn categories.
+    given the observed entries and the drawn categories. The head is trained
+    after the flow and stops on held-out rows: ``validation_fraction`` of
+    them, and at least a tenth (:data:`HEAD_VALIDATION_FRACTION`, where that
+    makes 50 rows), since a classifier trained to its training loss
+    overfits.
 
     Parameters
     ----------
@@ -249,23 +257,33 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self._start_model(X_scaled, observed, seed)
         values = self._to_tensor(self._model_values(X_scaled, observed))
         observed_tensor = torch.as_tensor(observed, device=self.device_)
-        train_rows, validation_rows = self._split_validation(values.shape[0], seed)
-        validation = None
-        if validation_rows is not None:
-            rows = torch.as_tensor(validation_rows, device=self.device_)
-            held = observed_tensor[rows]
-            validation = (values[rows], held, *random_split(
-                held, torch.Generator().manual_seed(seed), self._coordinate_columns()))
-        rows = torch.as_tensor(train_rows, device=self.device_)
-        data = (values[rows], observed_tensor[rows])
-        self._fit_module(self.module_, self._loss(self._split_seed_, "numbers"), data,
-                         validation, seed, self._training_noise())
+        self._fit_module(self.module_, self._loss(self._split_seed_, "numbers"),
+                         *self._training_split(values, observed_tensor, seed,
+                                               self.validation_fraction),
+                         seed, self._training_noise())
         if self.module_.head is not None:
+            data, validation = self._training_split(
+                values, observed_tensor, seed,
+                max(self.validation_fraction, HEAD_VALIDATION_FRACTION))
             config = self._training_config(type(self).__name__, data[0].shape[0])
             result = train(self.module_.head, self._loss(self._split_seed_ + 1, "categories"),
                            data, validation, config, torch.Generator().manual_seed(seed + 1))
             self.history_.update({f"categories_{key}": value
                                   for key, value in result.history.items()})
+
+    def _training_split(self, values: Tensor, observed: Tensor, seed: int, fraction: float
+                        ) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, ...] | None]:
+        """Training rows, and validation rows (``fraction`` of them, when
+        that makes enough) with one fixed random split of each."""
+        train_rows, validation_rows = self._split_validation(values.shape[0], seed, fraction)
+        validation = None
+        if validation_rows is not None:
+            rows = torch.as_tensor(validation_rows, device=self.device_)
+            held = observed[rows]
+            validation = (values[rows], held, *random_split(
+                held, torch.Generator().manual_seed(seed), self._coordinate_columns()))
+        rows = torch.as_tensor(train_rows, device=self.device_)
+        return (values[rows], observed[rows]), validation
 
     def _loss(self, split_seed: int, part: str = "both"):
         """Mean negative log-likelihood per target entry of a batch, under a
