@@ -23,6 +23,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
+from .vfg.structure import section_name
+
 OBSERVED_COLOR, IMPUTED_COLOR = "black", "tab:red"
 
 
@@ -252,7 +254,8 @@ def plot_vfg_graph(imputer) -> Figure:
     """The sections (bottom) and aggregation nodes of a fitted VFGImputer.
 
     Each arrow is an invertible edge flow from a child to a parent (the
-    encoding direction); a section lists its columns, an aggregation node
+    encoding direction); a section lists its columns (under its name, where
+    the sections were given as a dict), an aggregation node
     its name, and a root (a node with a prior) is drawn in bold. A node
     with several parents shows a DAG.
 
@@ -268,6 +271,8 @@ def plot_vfg_graph(imputer) -> Figure:
     names = getattr(imputer, "feature_names_in_", None)
     labels = ["\n".join(str(names[c]) if names is not None else f"x{c}" for c in section)
               for section in imputer.sections_]
+    labels = [label if name == section_name(t) else f"{name}\n{label}"
+              for t, (name, label) in enumerate(zip(graph.names, labels, strict=False))]
     labels += list(graph.names[graph.n_sections:])
     position = _graph_positions(graph)
     width = max(4.0, 1.3 * (np.ptp(position[:, 0]) + 1))

@@ -100,3 +100,8 @@ def test_vfg_graph_draws_every_node_and_edge():
     assert len(arrows) == imputer.graph_.n_edges == 6
     bold = [text.get_text() for text in axis.texts if text.get_fontweight() == "bold"]
     assert bold == ["top"]
+    named = VFGImputer(sections={"ab": ["a", "b"], "cd": ["c", "d"], "ef": ["e", "f"]},
+                       graph={"top": ["ab", "cd", "ef"]}, max_epochs=1, random_state=0).fit(X)
+    labels = [text.get_text() for text in plot_vfg_graph(named).axes[0].texts
+              if not isinstance(text, Annotation)]
+    assert labels == ["ab\na\nb", "cd\nc\nd", "ef\ne\nf", "top"]

@@ -218,6 +218,37 @@ def test_gap_steps_are_chosen_per_column_or_fixed(correlated, fitted, fitted_pap
         fixed.set_params(n_gap_steps="auto").transform(with_gaps(correlated, 0.2, 1))
 
 
+def test_sections_named_in_a_dict_can_be_named_in_the_graph(correlated):
+    frame = with_gaps(pd.DataFrame(correlated, columns=list("abcdef")), 0.2, 3)
+    by_index = VFGImputer(sections=[["a", "b"], ["c", "d"], ["e", "f"]],
+                          graph={"x": [0, 1], "y": [1, 2]}, **FAST).fit(frame)
+    named = VFGImputer(sections={"first": ["a", "b"], "second": ["c", "d"],
+                                 "third": ["e", "f"]},
+                       graph={"x": ["first", "second"], "y": [1, "third"]}, **FAST).fit(frame)
+    assert named.graph_.names == ("first", "second", "third", "x", "y")
+    assert named.graph_.parents == by_index.graph_.parents
+    np.testing.assert_array_equal(named.transform(frame), by_index.transform(frame))
+    tree = VFGImputer(sections={"first": ["a", "b"], "second": ["c", "d"], "third": ["e", "f"]},
+                      graph=["first", ["second", "third"]], **FAST).fit(frame)
+    assert tree.graph_.parents == ((4,), (3,), (3,), (4,), ())
+    automatic = VFGImputer(sections={"p": [0, 1], "q": [2, 3], "r": [4, 5]}, **FAST).fit(frame)
+    assert automatic.graph_.names[:3] == ("p", "q", "r")
+
+
+@pytest.mark.parametrize("sections, graph, message", [
+    ({"first": [0, 1, 2], "x": [3, 4, 5]}, {"x": ["first", 1]}, "has the name of a section"),
+    ({"first": [0, 1, 2], "second": [3, 4, 5]}, {"x": ["first", 0, 1]}, "names a child twice"),
+    ({"first": [0, 1, 2], "second": [3, 4, 5]}, {"x": ["first"]},
+     r"sections \['second'\] have no parent"),
+    ({"first": [0, 1, 2], "second": [3, 4, 5]}, ["first", "third"], "not a section name"),
+    ([[0, 1, 2], [3, 4, 5]], ["first", 1], "sections are given by index"),
+    ({0: [0, 1, 2], "second": [3, 4, 5]}, None, "need names"),
+])
+def test_bad_section_names_are_explained(correlated, sections, graph, message):
+    with pytest.raises(ValueError, match=message):
+        VFGImputer(sections=sections, graph=graph, **FAST).fit(correlated)
+
+
 @pytest.mark.parametrize("section_model", ["conditional", "paper"])
 def test_a_tree_given_as_a_dag_gives_the_same_imputations(correlated, section_model):
     X = with_gaps(correlated, 0.2, 3)

@@ -49,10 +49,13 @@ class VFGImputer(BaseFlowImputer):
 
     Parameters
     ----------
-    sections : list of lists of int or str, or None, default=None
+    sections : list of lists of int or str, dict or None, default=None
         Column groups (indices, or names when fitting on a DataFrame), each
-        column in exactly one group. None groups correlated columns
-        automatically into sections of about ``section_size`` columns.
+        column in exactly one group; a dict names the sections
+        (``{"location": ["Latitude", "Longitude"], ...}``), and ``graph``
+        may then name a section by its name as well as its index. None
+        groups correlated columns automatically into sections of about
+        ``section_size`` columns.
     graph : nested list of int, dict or None, default=None
         Aggregation structure over section indices. A nested list is a tree:
         ``[0, 1, 2]`` is one aggregation node over three sections; ``[[0,
@@ -201,7 +204,7 @@ class VFGImputer(BaseFlowImputer):
 
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
-        "sections": [list, None],
+        "sections": [list, dict, None],
         "graph": [list, dict, None],
         "section_size": [Interval(Integral, 1, None, closed="left")],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],

@@ -84,20 +84,31 @@ def section_name(section: int) -> str:
     return f"section {section}"
 
 
-def parse_graph(graph, n_sections: int) -> Graph:
+def _section_names(n_sections: int, section_names: Sequence[str] | None) -> list[str]:
+    """The given names of the sections, or ``"section t"``."""
+    if section_names is None:
+        return [section_name(t) for t in range(n_sections)]
+    return list(section_names)
+
+
+def parse_graph(graph, n_sections: int, section_names: Sequence[str] | None = None) -> Graph:
     """Build a :class:`Graph` from the ``graph`` parameter of
     :class:`~flowimpute.VFGImputer`: None (:func:`auto_tree`), a nested list
     (:func:`parse_tree`) or a mapping of node names to children
-    (:func:`parse_dag`)."""
+    (:func:`parse_dag`). With ``section_names`` (sections given as a
+    mapping), a section may be named by its name as well as its index."""
     if graph is None:
-        return auto_tree(n_sections)
+        tree = auto_tree(n_sections)
+        names = _section_names(n_sections, section_names) + list(tree.names[n_sections:])
+        return Graph(n_sections, tree.parents, tuple(names))
     if isinstance(graph, Mapping):
-        return parse_dag(graph, n_sections)
-    return parse_tree(graph, n_sections)
+        return parse_dag(graph, n_sections, section_names)
+    return parse_tree(graph, n_sections, section_names)
 
 
-def parse_tree(tree, n_sections: int) -> Graph:
-    """Build a tree from a nested list of section indices.
+def parse_tree(tree, n_sections: int, section_names: Sequence[str] | None = None) -> Graph:
+    """Build a tree from a nested list of section indices (or, with
+    ``section_names``, section names).
 
     ``[0, 1, 2]`` is one aggregation node (the root) over sections 0-2;
     ``[[0, 1], [2, 3]]`` two aggregation nodes joined under a root. Every
@@ -106,8 +117,15 @@ def parse_tree(tree, n_sections: int) -> Graph:
     """
     parents: list[tuple[int, ...]] = [()] * n_sections
     seen: list[int] = []
+    leaf_names = _section_names(n_sections, section_names)
 
     def visit(node) -> int:
+        if isinstance(node, str):
+            if section_names is None or node not in leaf_names:
+                raise ValueError(f"graph names {node!r}, which is not a section name; "
+                                 + ("sections are given by index." if section_names is None
+                                    else f"the sections are {leaf_names}."))
+            node = leaf_names.index(node)
         if isinstance(node, (int, np.integer)):
             if not 0 <= node < n_sections:
                 raise ValueError(
@@ -130,38 +148,46 @@ def parse_tree(tree, n_sections: int) -> Graph:
             f"a tree must name each of the {n_sections} sections exactly once, got {tree!r}; "
             "a section with several parents needs a graph given as a mapping."
         )
-    names = [section_name(t) for t in range(n_sections)]
+    names = _section_names(n_sections, section_names)
     names += [f"node {node}" for node in range(n_sections, len(parents) - 1)] + ["root"]
     return Graph(n_sections, tuple(parents), tuple(names))
 
 
-def parse_dag(graph: Mapping, n_sections: int) -> Graph:
+def parse_dag(graph: Mapping, n_sections: int,
+              section_names: Sequence[str] | None = None) -> Graph:
     """Build a DAG from a mapping of aggregation-node names to their children.
 
-    Children are section indices (int) or the names of other aggregation
-    nodes (str); a node may be the child of several nodes, and a node that is
-    nobody's child is a root. ``{"a": [0, 1], "b": [1, 2]}`` has two roots
-    sharing section 1. Aggregation nodes are numbered in post-order from the
-    roots in the mapping's order (children before parents), so a tree
-    written as a mapping is numbered as its nested list.
+    Children are section indices (int), section names (with
+    ``section_names``) or the names of other aggregation nodes (str); a
+    node may be the child of several nodes, and a node that is nobody's
+    child is a root. ``{"a": [0, 1], "b": [1, 2]}`` has two roots sharing
+    section 1. Aggregation nodes are numbered in post-order from the roots
+    in the mapping's order (children before parents), so a tree written as
+    a mapping is numbered as its nested list.
     """
     names = list(graph)
+    leaf_names = _section_names(n_sections, section_names)
     for name in names:
         if not isinstance(name, str):
             raise ValueError(f"graph keys must be node names (str), got {name!r}; sections "
-                             "are children, given by their index.")
+                             "are children, given by their index or name.")
+        if section_names is not None and name in leaf_names:
+            raise ValueError(f"graph node {name!r} has the name of a section; give "
+                             "aggregation nodes names of their own.")
     children: dict[str, list] = {}
     for name in names:
         entries = graph[name]
         if isinstance(entries, (str, int, np.integer)) or len(entries) == 0:
             raise ValueError(f"graph node {name!r} must list one or more children, "
                              f"got {entries!r}.")
-        entries = list(entries)
+        entries = [leaf_names.index(child) if section_names is not None
+                   and isinstance(child, str) and child in leaf_names else child
+                   for child in entries]
         for child in entries:
             if isinstance(child, str):
                 if child not in graph:
                     raise ValueError(f"graph node {name!r} names child {child!r}, which is "
-                                     "neither a section index nor a node of the graph.")
+                                     "neither a section nor a node of the graph.")
             elif not (isinstance(child, (int, np.integer)) and 0 <= child < n_sections):
                 raise ValueError(f"graph node {name!r} names child {child!r}; sections are "
                                  f"numbered 0 to {n_sections - 1}.")
@@ -171,6 +197,8 @@ def parse_dag(graph: Mapping, n_sections: int) -> Graph:
     has_parent = {c for entries in children.values() for c in entries}
     orphans = [t for t in range(n_sections) if t not in has_parent]
     if orphans:
+        if section_names is not None:
+            orphans = [leaf_names[t] for t in orphans]
         raise ValueError(f"sections {orphans} have no parent in graph: every section must be "
                          "the child of an aggregation node, so that it has a path to a root.")
     roots = [name for name in names if name not in has_parent]
@@ -194,7 +222,7 @@ def parse_dag(graph: Mapping, n_sections: int) -> Graph:
 
     for name in roots + names:  # a node no root reaches lies on or below a cycle
         visit(name)
-    node_names = [section_name(t) for t in range(n_sections)] + sorted(number, key=number.get)
+    node_names = leaf_names + sorted(number, key=number.get)
     return Graph(n_sections, tuple(tuple(sorted(p)) for p in parents), tuple(node_names))
 
 
@@ -266,8 +294,15 @@ def _pairwise_correlation(X: np.ndarray) -> np.ndarray:
 def resolve_sections(
     sections, n_features: int, feature_names: Sequence[str] | None
 ) -> list[np.ndarray]:
-    """Turn user-given column groups (indices or names) into index arrays,
-    checking that they cover every column exactly once."""
+    """Turn user-given column groups (indices or names; a list of groups or
+    a mapping of section names to groups) into index arrays, checking that
+    they cover every column exactly once."""
+    if isinstance(sections, Mapping):
+        for name in sections:
+            if not isinstance(name, str):
+                raise ValueError(f"sections given as a mapping need names (str) as keys, "
+                                 f"got {name!r}.")
+        sections = list(sections.values())
     resolved = []
     for group in sections:
         group = [group] if isinstance(group, (str, int, np.integer)) else list(group)
@@ -341,5 +376,6 @@ def resolve_structure(
                          f"section ({widest} columns).")
     if width < 2:
         raise ValueError("latent_dim must be at least 2 for coupling layers.")
+    names = list(sections) if isinstance(sections, Mapping) else None
     return Structure(local, [modelled[group] for group in local],
-                     parse_graph(graph, len(local)), width)
+                     parse_graph(graph, len(local), names), width)
