@@ -16,14 +16,12 @@ written. They work on any flowimpute imputer or density:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
-
-from .vfg.structure import section_name
 
 OBSERVED_COLOR, IMPUTED_COLOR = "black", "tab:red"
 
@@ -271,8 +269,9 @@ def plot_vfg_graph(imputer) -> Figure:
     names = getattr(imputer, "feature_names_in_", None)
     labels = ["\n".join(str(names[c]) if names is not None else f"x{c}" for c in section)
               for section in imputer.sections_]
-    labels = [label if name == section_name(t) else f"{name}\n{label}"
-              for t, (name, label) in enumerate(zip(graph.names, labels, strict=False))]
+    if isinstance(imputer.sections, Mapping):
+        labels = [f"{name}\n{label}" for name, label in
+                  zip(graph.names[:graph.n_sections], labels, strict=True)]
     labels += list(graph.names[graph.n_sections:])
     position = _graph_positions(graph)
     width = max(4.0, 1.3 * (np.ptp(position[:, 0]) + 1))

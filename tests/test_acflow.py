@@ -252,8 +252,8 @@ def test_imputations_recover_gaussian_conditionals(gaussian_fit):
     90% intervals cover the truth about 90% of the time."""
     imputer, X, X_missing, missing = gaussian_fit
     imputed = imputer.transform(X_missing)
-    # 400 draws: the 5-95% percentiles of 100 draws are noisy enough to cover
-    # 2-3 points less than the intervals they estimate.
+    # 400 draws: the 5-95% percentiles of a few draws are noisy, and a noisy
+    # interval covers less than the interval it estimates.
     draws = imputer.sample_imputations(X_missing, 400, random_state=0)
     low, high = np.percentile(draws, [5, 95], axis=0)
     errors, covered = [], []
