@@ -346,6 +346,20 @@ def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
     np.testing.assert_array_equal(imputer.transform(X), imputer.transform(X))
 
 
+def test_the_number_of_draws_leaves_the_training_alone():
+    """``n_draws`` sets the cost of the conditional mean, not the model: the
+    same seed trains the same weights whatever the number of draws."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    few, many = (ACFlowImputer(n_layers=2, hidden_dims=(8,), max_epochs=3, n_draws=n_draws,
+                               random_state=0).fit(X) for n_draws in (2, 40))
+    for name, weights in few.module_.state_dict().items():
+        torch.testing.assert_close(weights, many.module_.state_dict()[name], atol=0, rtol=0)
+    np.testing.assert_array_equal(few.score_samples(X), many.score_samples(X))
+    assert not np.array_equal(few.transform(X), many.transform(X))
+
+
 # ------------------------------------------------------------- categories
 def test_a_category_is_scored_and_imputed_as_a_choice():
     """With a categorical column the imputer's score of a row observing only

@@ -239,11 +239,11 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         widths[self.module_.categorical.cpu().numpy()] = 0.0   # categories are choices
         self.dequantization_widths_ = widths
         rng = np.random.RandomState(seed)
+        self._split_seed_ = int(rng.randint(2**31))   # first: n_draws leaves training alone
         n_pairs = -(-self.n_draws // 2)
         noise = rng.standard_normal((n_pairs, X_scaled.shape[1]))
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = np.tile((np.arange(n_pairs) + 0.5) / n_pairs, 2)
-        self._split_seed_ = int(rng.randint(2**31))
 
     def _coordinate_columns(self) -> Tensor:
         """The column of each modelled coordinate, numbered from 0 (a
