@@ -346,6 +346,18 @@ def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
     np.testing.assert_array_equal(imputer.transform(X), imputer.transform(X))
 
 
+def test_auto_hidden_dims_widen_beyond_ten_thousand_rows():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10_001, 2))
+    X[rng.rand(*X.shape) < 0.1] = np.nan
+    for rows, widths in ((10_000, (64, 64)), (10_001, (256, 256))):
+        imputer = ACFlowImputer(n_layers=1, n_components=1, max_epochs=1,
+                                random_state=0).fit(X[:rows])
+        assert imputer.hidden_dims_ == widths
+        assert imputer.module_.base.network[0].out_features == widths[0]
+    assert ACFlowImputer(hidden_dims=[8], max_epochs=1).fit(X[:100]).hidden_dims_ == (8,)
+
+
 def test_the_number_of_draws_leaves_the_training_alone():
     """``n_draws`` sets the cost of the conditional mean, not the model: the
     same seed trains the same weights whatever the number of draws."""

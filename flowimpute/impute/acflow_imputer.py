@@ -38,6 +38,11 @@ HEAD_LOWEST_RATE = 0.5
 #: at least (a classifier trained to its training loss overfits; the flow
 #: trains on every row by default).
 HEAD_VALIDATION_FRACTION = 0.1
+#: ``hidden_dims="auto"``: the widths for at most :data:`WIDE_FROM_ROWS`
+#: training rows, and beyond.
+NARROW_HIDDEN_DIMS = (64, 64)
+WIDE_HIDDEN_DIMS = (256, 256)
+WIDE_FROM_ROWS = 10_000
 
 
 def random_split(observed: Tensor, generator: torch.Generator,
@@ -107,8 +112,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     n_layers : int, default=4
         Coupling layers (partitions alternate between random halves of the
         columns and their complements).
-    hidden_dims : tuple of int, default=(64, 64)
+    hidden_dims : tuple of int or "auto", default="auto"
         Hidden widths of every conditioner and of the mixture's network.
+        "auto": (64, 64) for up to 10,000 rows (those given to ``fit``, or
+        to the first ``partial_fit``), (256, 256) for more: the conditionals
+        of a large table have the rows to fill a wider network, where on a
+        small one it gains nothing and costs time. Inference costs grow with
+        the width: give (64, 64) for the fastest imputation of a large table.
     activation : {{"relu", "tanh", "silu", "elu"}}, default="relu"
     transformer : {{"affine", "spline"}}, default="affine"
         The element-wise map of each coupling: affine (its bounded log-scale
@@ -139,6 +149,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     ----------
     module_ : ArbitraryConditionalFlow
         The fitted flow (standardized modelled columns).
+    hidden_dims_ : tuple of int
+        The hidden widths used (``hidden_dims`` resolved).
     dequantization_widths_ : ndarray of shape (n_modelled_features,)
         The training noise width of each modelled column (standardized units).
     history_ : dict
@@ -174,7 +186,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
         "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "hidden_dims": [tuple, list],
+        "hidden_dims": [tuple, list, StrOptions({"auto"})],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "transformer": [StrOptions({"spline", "affine"})],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
@@ -185,7 +197,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     }
 
     parameters = {
-        "n_layers": 4, "hidden_dims": (64, 64), "activation": "relu",
+        "n_layers": 4, "hidden_dims": "auto", "activation": "relu",
         "transformer": "affine", "n_bins": 8, "n_components": 8, "n_draws": 20,
         "sample_posterior": False, "dequantize": True, "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
@@ -197,7 +209,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _new_module(self, seed: int) -> ArbitraryConditionalFlow:
         transformer = (RationalQuadraticSpline(self.n_bins) if self.transformer == "spline"
                        else AffineTransformer())
-        hidden_dims = check_hidden_dims(self.hidden_dims)
+        hidden_dims = self.hidden_dims_
         n_features = self.modelled_features_.size
         coordinates, levels = self._category_groups()
         head = (CategoricalHead(n_features, coordinates, [torch.as_tensor(table)
@@ -233,6 +245,9 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _start_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         """Build the flow, the training noise and the fixed randomness of the
         conditional mean."""
+        self.hidden_dims_ = (
+            (WIDE_HIDDEN_DIMS if X_scaled.shape[0] > WIDE_FROM_ROWS else NARROW_HIDDEN_DIMS)
+            if isinstance(self.hidden_dims, str) else check_hidden_dims(self.hidden_dims))
         self.module_, self.optimizer_ = self._new_module(seed), None
         widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
                   if self.dequantize else np.zeros(X_scaled.shape[1]))
