@@ -209,14 +209,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _new_module(self, seed: int) -> ArbitraryConditionalFlow:
         transformer = (RationalQuadraticSpline(self.n_bins) if self.transformer == "spline"
                        else AffineTransformer())
-        hidden_dims = self.hidden_dims_
         n_features = self.modelled_features_.size
         coordinates, levels = self._category_groups()
         head = (CategoricalHead(n_features, coordinates, [torch.as_tensor(table)
                                                           for table in levels],
-                                hidden_dims, self.activation) if coordinates else None)
+                                self.hidden_dims_, self.activation) if coordinates else None)
         return ArbitraryConditionalFlow(
-            n_features, self.n_layers, transformer, hidden_dims, self.n_components,
+            n_features, self.n_layers, transformer, self.hidden_dims_, self.n_components,
             self.activation, seed, head,
         ).to(device=self.device_, dtype=self.dtype_)
 
@@ -245,9 +244,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _start_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         """Build the flow, the training noise and the fixed randomness of the
         conditional mean."""
-        self.hidden_dims_ = (
-            (WIDE_HIDDEN_DIMS if X_scaled.shape[0] > WIDE_FROM_ROWS else NARROW_HIDDEN_DIMS)
-            if isinstance(self.hidden_dims, str) else check_hidden_dims(self.hidden_dims))
+        self.hidden_dims_ = self._resolve_hidden_dims(X_scaled.shape[0])
         self.module_, self.optimizer_ = self._new_module(seed), None
         widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
                   if self.dequantize else np.zeros(X_scaled.shape[1]))
@@ -259,6 +256,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         noise = rng.standard_normal((n_pairs, X_scaled.shape[1]))
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = np.tile((np.arange(n_pairs) + 0.5) / n_pairs, 2)
+
+    def _resolve_hidden_dims(self, n_rows: int) -> tuple[int, ...]:
+        """``hidden_dims`` as widths; "auto" by the number of rows fitted."""
+        if isinstance(self.hidden_dims, str):
+            return WIDE_HIDDEN_DIMS if n_rows > WIDE_FROM_ROWS else NARROW_HIDDEN_DIMS
+        return check_hidden_dims(self.hidden_dims)
 
     def _coordinate_columns(self) -> Tensor:
         """The column of each modelled coordinate, numbered from 0 (a
