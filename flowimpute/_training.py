@@ -46,6 +46,39 @@ class TrainingConfig:
     clip_grad_norm: float | None = None
     verbose: int = 0
     description: str = "training"
+    average_epochs: float | None = None
+
+
+class ParameterAverage:
+    """An exponential moving average of a module's parameters, updated after
+    every optimizer step (Polyak averaging).
+
+    The average forgets with a time constant of ``epochs`` epochs of
+    ``steps_per_epoch`` steps, so the noise of the last minibatch steps
+    evens out whatever the table's size. Until that many steps have been
+    taken it is the plain mean of the steps so far, so the initial weights
+    do not linger in it.
+    """
+
+    def __init__(self, module: nn.Module, epochs: float, steps_per_epoch: int) -> None:
+        self.steps = max(1.0, epochs * steps_per_epoch)
+        self.taken = 0
+        self.live = dict(module.named_parameters())
+        self.average = {name: value.detach().clone() for name, value in self.live.items()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Move the average towards the current parameters by one step."""
+        self.taken += 1
+        weight = 1.0 / min(self.taken, self.steps)
+        for name, value in self.average.items():
+            value.lerp_(self.live[name].detach(), weight)
+
+    def state_dict(self, module: nn.Module) -> dict[str, Tensor]:
+        """``module``'s state with the averaged parameters, copied."""
+        state = {name: value.detach().clone() for name, value in module.state_dict().items()}
+        state.update({name: value.clone() for name, value in self.average.items()})
+        return state
 
 
 @dataclass
@@ -94,11 +127,13 @@ def run_epoch(
     generator: torch.Generator,
     epoch: int,
     augment: Augmentation | None = None,
+    average: ParameterAverage | None = None,
 ) -> float:
     """One pass of minibatch steps over ``train_data`` in random order; the
     row-weighted mean training loss. ``augment``, if given, maps each batch's
     values (with ``generator`` for its randomness) before the loss, e.g. to
-    add dequantization noise.
+    add dequantization noise; ``average``, if given, is updated after every
+    step.
 
     Raises
     ------
@@ -120,6 +155,8 @@ def run_epoch(
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
         optimizer.step()
+        if average is not None:
+            average.update()
         epoch_loss += loss.detach() * batch[0].shape[0]
     module.eval()
     train_loss = float(epoch_loss) / n_rows
@@ -149,7 +186,10 @@ def train(
     Early stopping watches the validation loss when ``validation_data`` is
     given, else the training loss: training stops after ``n_iter_no_change``
     epochs without an improvement of at least ``tol``, and the parameters of
-    the best epoch are restored.
+    the best epoch are restored. With ``config.average_epochs``, the
+    parameters kept (of the best epoch, or of the last without early
+    stopping) are the moving average of :class:`ParameterAverage`, while
+    the losses that stop training are those of the current parameters.
 
     Raises
     ------
@@ -159,14 +199,17 @@ def train(
     optimizer = make_optimizer(module, config)
     result = TrainingResult()
     best_loss, best_state, epochs_without_improvement = float("inf"), None, 0
-    batch_size = min(config.batch_size, as_tuple(train_data)[0].shape[0])
+    n_rows = as_tuple(train_data)[0].shape[0]
+    batch_size = min(config.batch_size, n_rows)
+    average = (None if config.average_epochs is None else
+               ParameterAverage(module, config.average_epochs, -(-n_rows // batch_size)))
     progress = tqdm(
         range(1, config.max_epochs + 1), desc=config.description,
         disable=not config.verbose, leave=False,
     )
     for epoch in progress:
         train_loss = run_epoch(module, loss_fn, train_data, optimizer, batch_size,
-                               config.clip_grad_norm, generator, epoch, augment)
+                               config.clip_grad_norm, generator, epoch, augment, average)
         monitored = train_loss
         result.history["train_loss"].append(train_loss)
         if validation_data is not None:
@@ -177,14 +220,17 @@ def train(
 
         if monitored < best_loss - config.tol:
             best_loss, result.best_epoch, epochs_without_improvement = monitored, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            best_state = (average.state_dict(module) if average is not None else
+                          {k: v.detach().clone() for k, v in module.state_dict().items()})
         else:
             epochs_without_improvement += 1
             if (config.n_iter_no_change is not None
                     and epochs_without_improvement >= config.n_iter_no_change):
                 break
     progress.close()
-    if best_state is not None and config.n_iter_no_change is not None:
+    if config.n_iter_no_change is None:
+        best_state = None if average is None else average.state_dict(module)
+    if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
     return result

@@ -376,7 +376,7 @@ def test_the_number_of_draws_leaves_the_training_alone():
 def test_a_category_is_scored_and_imputed_as_a_choice():
     """With a categorical column the imputer's score of a row observing only
     that column is a probability: the categories' probabilities sum to one
-    exactly and follow their frequencies; a hidden category tied to a number
+    (to float32 rounding) and follow their frequencies; a hidden category tied to a number
     is recovered, and its draws are categories seen at fit."""
     rng = np.random.RandomState(0)
     colour = rng.choice(["red", "green", "blue"], 1500, p=[0.6, 0.3, 0.1])
@@ -388,7 +388,7 @@ def test_a_category_is_scored_and_imputed_as_a_choice():
     assert not imputer.dequantization_widths_[imputer.module_.categorical.numpy()].any()
     levels = pd.DataFrame({"colour": ["blue", "green", "red"], "size": np.nan})
     probabilities = np.exp(imputer.score_samples(levels))
-    assert probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(probabilities, [0.1, 0.3, 0.6], atol=0.05)
     hidden = gaps["colour"].isna() & gaps["size"].notna()
     imputed = imputer.transform(gaps)
