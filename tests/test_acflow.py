@@ -334,7 +334,7 @@ def test_partial_fit_continues_a_fit():
     assert imputer.optimizer_ is not optimizer
 
 
-def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
+def test_the_mean_uses_antithetic_pairs_and_one_stratum_per_draw_fixed_at_fit():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))
     X[rng.rand(*X.shape) < 0.2] = np.nan
@@ -342,7 +342,7 @@ def test_the_mean_uses_antithetic_pairs_fixed_at_fit():
                             random_state=0).partial_fit(X)
     noise, uniforms = imputer.mean_noise_, imputer.mean_uniforms_
     assert noise.shape == (4, 3) and np.array_equal(noise[:2], -noise[2:])
-    assert np.array_equal(uniforms, [0.25, 0.75, 0.25, 0.75])
+    assert np.array_equal(uniforms, [0.125, 0.375, 0.625, 0.875])
     np.testing.assert_array_equal(imputer.transform(X), imputer.transform(X))
 
 

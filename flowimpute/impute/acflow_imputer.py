@@ -177,7 +177,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         (``n_mean_draws`` is ``n_draws`` rounded up to an even number).
     mean_uniforms_ : ndarray of shape (n_mean_draws,)
         Where each of those draws falls in the mixture's cumulative weights
-        (stratified, the same for both draws of a pair).
+        (one stratum of the cumulative weights per draw; the two draws of a
+        pair are half the strata apart).
     {imputer_attributes}
 
     Examples
@@ -272,7 +273,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         n_pairs = -(-self.n_draws // 2)
         noise = rng.standard_normal((n_pairs, X_scaled.shape[1]))
         self.mean_noise_ = np.concatenate([noise, -noise])
-        self.mean_uniforms_ = np.tile((np.arange(n_pairs) + 0.5) / n_pairs, 2)
+        self.mean_uniforms_ = (np.arange(2 * n_pairs) + 0.5) / (2 * n_pairs)
 
     def _resolve_hidden_dims(self, n_rows: int) -> tuple[int, ...]:
         """``hidden_dims`` as widths; "auto" by the number of rows fitted."""
