@@ -340,15 +340,21 @@ class BaseFlowEstimator(BaseEstimator):
         return result
 
     # -------------------------------------------------------------- persistence
+    #: The fitted attributes that hold torch modules, moved across devices
+    #: by pickling.
+    _module_attributes: ClassVar[tuple[str, ...]] = ("module_",)
+
     def __getstate__(self):
-        """Pickle with the torch module on the CPU, so a model fitted on a GPU
-        loads on a machine without one."""
+        """Pickle with the torch modules on the CPU, so a model fitted on a
+        GPU loads on a machine without one."""
         state = super().__getstate__()
-        module = state.get("module_")
-        if module is not None and getattr(self, "device_", torch.device("cpu")).type != "cpu":
-            state["module_"] = copy.deepcopy(module).to("cpu")
-            if state.get("optimizer_") is not None:  # its state would point at the GPU copy
-                state["optimizer_"] = None
+        if getattr(self, "device_", torch.device("cpu")).type == "cpu":
+            return state
+        for name in self._module_attributes:
+            if state.get(name) is not None:
+                state[name] = copy.deepcopy(state[name]).to("cpu")
+                if state.get("optimizer_") is not None:  # it would point at the GPU copy
+                    state["optimizer_"] = None
         return state
 
     def __setstate__(self, state) -> None:
@@ -363,4 +369,6 @@ class BaseFlowEstimator(BaseEstimator):
             )
             device = torch.device("cpu")
         self.device_ = device
-        self.module_.to(device)
+        for name in self._module_attributes:
+            if getattr(self, name, None) is not None:
+                getattr(self, name).to(device)

@@ -409,3 +409,38 @@ def test_a_category_is_scored_and_imputed_as_a_choice():
     expected = 1 - np.square(head).sum(1).mean()
     disagree = (draws[0]["colour"][hidden] != draws[1]["colour"][hidden]).mean()
     assert disagree == pytest.approx(expected, abs=0.06)
+
+
+def test_the_blend_averages_the_flow_mean_and_the_regression():
+    rng = np.random.RandomState(0)
+    X = rng.multivariate_normal(np.zeros(3), COVARIANCE, 400)
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    missing = np.isnan(X)
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(16,), max_epochs=10,
+                            random_state=0).fit(X)
+    mean, regression, blend = (imputer.set_params(point_estimate=estimate).transform(X)
+                               for estimate in ("mean", "regression", "blend"))
+    np.testing.assert_allclose(blend[missing], (mean[missing] + regression[missing]) / 2)
+    assert not np.allclose(mean[missing], regression[missing])
+    for imputed in (mean, regression, blend):
+        np.testing.assert_array_equal(imputed[~missing], X[~missing])
+    assert len(imputer.history_["regression_train_loss"]) == 10   # every epoch, no stop
+    # the regressor is trained after the flow and leaves it alone
+    alone = ACFlowImputer(n_layers=2, hidden_dims=(16,), max_epochs=10, point_estimate="mean",
+                          random_state=0).fit(X)
+    assert alone.regressor_ is None
+    np.testing.assert_array_equal(alone.transform(X), mean)
+
+
+def test_partial_fit_trains_the_regressor_beside_the_flow():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    imputer = ACFlowImputer(n_layers=2, hidden_dims=(8,), random_state=0)
+    imputer.partial_fit(X)
+    first = [p.detach().clone() for p in imputer.regressor_.parameters()]
+    imputer.partial_fit(X)
+    assert len(imputer.history_["regression_train_loss"]) == 2
+    assert any(not torch.equal(a, b) for a, b in zip(first, imputer.regressor_.parameters(),
+                                                     strict=True))
+    assert not np.isnan(imputer.transform(X)).any()
