@@ -96,10 +96,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     directly: in every batch each row's observed entries are split at random
     into conditioning and targets, and ``log p(targets | conditioning)`` is
     maximized; missing entries are never filled nor scored. Imputing is then
-    a single batched pass: the conditional mean is the average of
+    a single batched pass: the flow's conditional mean is the average of
     ``n_draws`` exact draws (stratified over the mixture and antithetic, from
     randomness fixed at fit, so the imputation is deterministic and each row
-    independent of the others); :meth:`sample_imputations` draws exactly from
+    independent of the others), averaged by default with the prediction of a
+    regressor of the same conditional mean trained to squared error
+    (``point_estimate``); :meth:`sample_imputations` draws exactly from
     the conditional; :meth:`score_samples` gives the log-likelihood of each
     row's observed entries, a marginal density. The user guide's "Which
     estimator when" compares it with the other imputers.
