@@ -498,8 +498,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                          values, conditioning, ~conditioning,
                          uniforms.expand(n_draws, n_rows),
                          noise.expand(n_draws, *values.shape), category_uniforms)]
+        return [self._clip_standardized(draw) for draw in draws]
+
+    def _clip_standardized(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (standardized units) clipped to the imputation range."""
         low, high = (self.codec_.standardize(bound) for bound in self._imputation_range())
-        return [np.clip(draw, low, high) for draw in draws]
+        return np.clip(values, low, high)
 
     def _random_draws(self, X_scaled: np.ndarray, observed: np.ndarray, n_draws: int,
                       generator: torch.Generator) -> list[np.ndarray]:
@@ -553,9 +557,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         values = self._to_tensor(self._model_values(X_scaled, observed))
         with torch.no_grad():
             prediction = self.regressor_(values, torch.as_tensor(observed, device=self.device_))
-        prediction = self.codec_.from_model(prediction.to("cpu", torch.float64).numpy())
-        low, high = (self.codec_.standardize(bound) for bound in self._imputation_range())
-        return np.clip(prediction, low, high)
+        return self._clip_standardized(
+            self.codec_.from_model(prediction.to("cpu", torch.float64).numpy()))
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several completions of ``X`` exactly from ``p(x_mis | x_obs)``.
