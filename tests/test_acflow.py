@@ -2,6 +2,8 @@
 normalized conditionals, draws that follow the density, and an imputer that
 recovers known Gaussian conditionals and marginals."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,30 @@ def test_every_conditional_integrates_to_one(transformer):
                               torch.ones_like(both, dtype=torch.bool)).exp()
         assert float(joint.sum()) * float(coarse[1] - coarse[0]) ** 2 == pytest.approx(
             1.0, abs=5e-3)
+
+
+def test_the_mixture_of_factorizations_integrates_to_one():
+    """The direct pass mixed with p(x_0) p(x_1 | x_0), p(x_1) p(x_0 | x_1)
+    and the blocks that hold all or none of the row is normalized; with no
+    blocks it is the direct pass."""
+    flow = _flow(AffineTransformer(), seed=2)
+    coarse = torch.linspace(-12, 12, 301, dtype=torch.float64)
+    a, b = torch.meshgrid(coarse, coarse, indexing="ij")
+    rows = torch.stack([a.flatten(), b.flatten()], dim=1)
+    every = torch.ones_like(rows, dtype=torch.bool)
+    blocks = torch.tensor([[True, False], [False, True], [True, True], [False, False]])
+    with torch.no_grad():
+        mixture = flow.factorized_log_prob(rows, every, blocks)
+        direct = flow.log_prob(rows, torch.zeros_like(every), every, chain=True)
+        x_0 = blocks[0].expand_as(every)
+        first = (flow.log_prob(rows, torch.zeros_like(every), x_0)
+                 + flow.log_prob(rows, x_0, ~x_0))                     # p(x_0) p(x_1 | x_0)
+        assert torch.equal(flow.factorized_log_prob(rows, every, blocks[:0]), direct)
+    assert float(mixture.exp().sum()) * float(coarse[1] - coarse[0]) ** 2 == pytest.approx(
+        1.0, abs=5e-3)
+    # The factorizations are different densities, so the mixture is not one of them.
+    assert float((mixture - direct).abs().max()) > 1e-2
+    assert float((first - direct).abs().max()) > 1e-2
 
 
 def test_draws_follow_the_conditional_density():
@@ -275,6 +301,24 @@ def test_score_samples_is_the_marginal_of_the_observed_entries(gaussian_fit):
     assert abs(np.mean(scores - expected)) < 0.05
     assert np.corrcoef(scores, expected)[0, 1] > 0.95
     assert imputer.score(X_missing) == pytest.approx(np.mean(scores))
+
+
+def test_score_samples_mixes_factorizations_fixed_at_fit(gaussian_fit):
+    """The score's factorizations are fixed at fit (the first k the same
+    whatever their number), so a row's score does not depend on the others;
+    n_score_splits=0 scores the direct pass alone."""
+    imputer = copy.deepcopy(gaussian_fit[0])
+    X_missing = gaussian_fit[2]
+    scores = imputer.score_samples(X_missing)
+    np.testing.assert_allclose(imputer.score_samples(X_missing[::-1])[::-1], scores,
+                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(imputer.score_samples(X_missing[:7]), scores[:7], rtol=0,
+                               atol=1e-5)
+    blocks = imputer._score_blocks()
+    assert blocks.shape == (32, 3) and 0 < blocks.float().mean() < 1
+    assert torch.equal(imputer.set_params(n_score_splits=8)._score_blocks(), blocks[:8])
+    direct = imputer.set_params(n_score_splits=0).score_samples(X_missing)
+    assert not np.allclose(direct, scores)
 
 
 def test_score_samples_counts_the_scaling_of_the_observed_columns(gaussian_fit):

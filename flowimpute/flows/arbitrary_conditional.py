@@ -149,6 +149,28 @@ class ArbitraryConditionalFlow(nn.Module):
         return (self.categorical_log_prob(x, conditioning, target, chain)
                 + self.numeric_log_prob(x, conditioning | (target & self.categorical), target))
 
+    def factorized_log_prob(self, x: Tensor, target: Tensor, first_blocks: Tensor) -> Tensor:
+        """Per-row log-density of the ``target`` entries of ``x`` (nothing
+        conditioned on) under the equal mixture of the direct pass,
+        ``p(x_target)``, and one two-block factorization ``p(x_a) p(x_b |
+        x_a)`` per row of ``first_blocks`` (n_blocks, n_features; bool), with
+        ``a`` the targets in the block and ``b`` the other targets.
+
+        A flow of every conditional is not bound to one joint: its
+        factorizations give different densities, each normalized, so their
+        mixture is normalized too, and it is closer to the data than its
+        parts (an order-agnostic ensemble, as for NADE: Uria, Murray and
+        Larochelle, 2014). The blocks depend on no value of ``x``, so each
+        row's density is its own. Categories are chained (:meth:`log_prob`).
+        """
+        nothing = torch.zeros_like(target)
+        terms = [self.log_prob(x, nothing, target, chain=True)]
+        for block in first_blocks:
+            first = target & block
+            terms.append(self.log_prob(x, nothing, first, chain=True)
+                         + self.log_prob(x, first, target & ~first, chain=True))
+        return torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
+
     def categorical_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor,
                              chain: bool = False) -> Tensor:
         """Per-row ``log p(categories_target | x_conditioning)`` (the head's
