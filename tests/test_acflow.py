@@ -178,25 +178,32 @@ def _mixed_rows(numbers, category, flag, levels):
 
 
 def test_a_mixed_joint_sums_and_integrates_to_one():
-    """p(number, category, flag), chained over the two groups, and
-    p(number, flag | category) are each normalized over the mixed space."""
+    """p(number, category, flag), chained over the two groups, its mixture
+    with factorizations into two blocks, and p(number, flag | category) are
+    each normalized over the mixed space."""
     flow, levels = _mixed_flow()
     grid = torch.linspace(-40, 40, 8001, dtype=torch.float64)     # heavy tails
     step = float(grid[1] - grid[0])
     every = torch.ones(grid.numel(), 5, dtype=torch.bool)
     none = torch.zeros_like(every)
     given_category = torch.tensor([False, True, True, True, False]).expand_as(every)
-    joint = conditional = 0.0
+    # Blocks that split the number from the categories, and the category from the rest.
+    blocks = torch.tensor([[True, False, False, False, False],
+                           [False, True, True, True, False]])
+    joint = conditional = factorized = 0.0
     with torch.no_grad():
         for category in range(3):
             for flag in range(2):
                 rows = _mixed_rows(grid, category, flag, levels)
                 joint += float(flow.log_prob(rows, none, every, chain=True).exp().sum()) * step
+                factorized += float(flow.factorized_log_prob(rows, every, blocks).exp().sum()
+                                    ) * step
                 if category == 1:
                     conditional += float(flow.log_prob(rows, given_category, ~given_category)
                                          .exp().sum()) * step
     assert joint == pytest.approx(1.0, abs=2e-3)
     assert conditional == pytest.approx(1.0, abs=2e-3)
+    assert factorized == pytest.approx(1.0, abs=2e-3)
 
 
 def test_categorical_draws_follow_the_chained_probabilities():
