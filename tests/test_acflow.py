@@ -495,3 +495,19 @@ def test_partial_fit_trains_the_regressor_beside_the_flow():
     assert any(not torch.equal(a, b) for a, b in zip(first, imputer.regressor_.parameters(),
                                                      strict=True))
     assert not np.isnan(imputer.transform(X)).any()
+
+
+def test_the_head_of_a_small_table_trains_for_max_epochs():
+    """With too few rows to hold out 50, the head does not stop on its
+    training loss (a tolerance no epoch meets would stop it at once); with
+    enough rows it stops on the held-out ones."""
+    rng = np.random.RandomState(0)
+    colour = rng.choice(["red", "green"], 1000)
+    frame = pd.DataFrame({"colour": colour, "size": (colour == "red") + rng.normal(size=1000)})
+    settings = dict(n_layers=1, hidden_dims=(8,), max_epochs=6, n_iter_no_change=1, tol=10.0,
+                    point_estimate="mean", random_state=0)
+    small = ACFlowImputer(**settings).fit(frame[:300])
+    assert len(small.history_["categories_train_loss"]) == 6
+    assert not small.history_["categories_validation_loss"]
+    large = ACFlowImputer(**settings).fit(frame)
+    assert len(large.history_["categories_validation_loss"]) == 2

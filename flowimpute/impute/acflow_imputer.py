@@ -115,9 +115,11 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     draws take the categories one column after another, then the numbers
     given the observed entries and the drawn categories. The head is trained
     after the flow and stops on held-out rows: ``validation_fraction`` of
-    them, and at least a tenth (:data:`HEAD_VALIDATION_FRACTION`, where that
-    makes 50 rows), since a classifier trained to its training loss
-    overfits.
+    them, and at least a tenth (:data:`HEAD_VALIDATION_FRACTION`), since a
+    classifier trained to its training loss overfits. A table too small to
+    hold out 50 rows trains the head for ``max_epochs`` epochs instead, as
+    the regressor is trained: the training loss over random splits is too
+    noisy to stop on, and stopped the head too early.
 
     Parameters
     ----------
@@ -345,6 +347,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                 values, observed_tensor, seed,
                 max(self.validation_fraction, HEAD_VALIDATION_FRACTION))
             config = self._training_config(type(self).__name__, data[0].shape[0])
+            if validation is None:   # too few rows to hold out: a fixed number of epochs
+                config = replace(config, n_iter_no_change=None)
             result = train(self.module_.head, self._loss(self._split_seed_ + 1, "categories"),
                            data, validation, config, torch.Generator().manual_seed(seed + 1))
             self.history_.update({f"categories_{key}": value
