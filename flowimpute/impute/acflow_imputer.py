@@ -119,7 +119,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     classifier trained to its training loss overfits. A table too small to
     hold out 50 rows trains the head for ``max_epochs`` epochs instead, as
     the regressor is trained: the training loss over random splits is too
-    noisy to stop on, and stopped the head too early.
+    noisy to stop on.
 
     Parameters
     ----------
@@ -632,14 +632,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     def _score_blocks(self) -> Tensor:
         """The first blocks of :meth:`score_samples`' factorizations,
-        (n_score_splits, n_modelled_features) bool, drawn as the training
-        splits are (a rate ``r ~ U(0, 1)``, each column in the block with
-        probability ``r``, a category's coordinates together), one after
-        another from a stream fixed at fit."""
-        columns = self._coordinate_columns().cpu().numpy()
-        rng = np.random.RandomState(self._split_seed_ + 3)
-        blocks = np.zeros((self.n_score_splits, columns.size), dtype=bool)
-        for block in blocks:
-            rate = rng.rand()
-            block[:] = (rng.rand(columns.max() + 1) < rate)[columns]
-        return torch.as_tensor(blocks, device=self.device_)
+        (n_score_splits, n_modelled_features) bool: the conditioning part of
+        a :func:`random_split` of a complete row, one after another from a
+        stream fixed at fit (so the first ``k`` do not depend on the number)."""
+        columns = self._coordinate_columns()
+        generator = torch.Generator().manual_seed(self._split_seed_ + 3)
+        complete = torch.ones(1, columns.numel(), dtype=torch.bool, device=columns.device)
+        blocks = [random_split(complete, generator, columns)[0][0]
+                  for _ in range(self.n_score_splits)]
+        return (torch.stack(blocks) if blocks else
+                torch.zeros(0, columns.numel(), dtype=torch.bool, device=columns.device))
