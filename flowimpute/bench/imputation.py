@@ -173,12 +173,15 @@ def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) ->
     return record
 
 
-FLOWIMPUTE_METHODS = ("ACFlowImputer", "ACFlowImputer(spline)",
-                      "FlowImputer(NAF)", "FlowImputer(Coupling)",
-                      "FlowImputer(NAF+Coupling x3)",
-                      "FlowImputer(NAF+Coupling x3, neighbour starts)",
-                      "FlowImputer(NAF, self-masking)",
-                      "VFGImputer", "VAEImputer", "VAEImputer(self-masking)")
+#: flowimpute's imputers: a method is theirs when its name is one of them,
+#: with or without options in parentheses.
+FLOWIMPUTE_IMPUTERS = frozenset({"ACFlowImputer", "FlowImputer", "VFGImputer", "VAEImputer",
+                                 "SIReNVAE"})
+
+
+def is_flowimpute(method: str) -> bool:
+    """Whether ``method`` names one of flowimpute's imputers."""
+    return method.split("(")[0] in FLOWIMPUTE_IMPUTERS
 
 
 def jobs_for(datasets: Sequence[str], mechanisms: Sequence[str], rates: Sequence[float],
@@ -303,8 +306,8 @@ def verdict(runs: pd.DataFrame) -> pd.DataFrame:
     by_mask = _labelled(runs).pivot_table(index=["dataset", "mechanism", "rate", "seed"],
                                           columns="method", values="rmse", sort=False)
     medians = by_mask.groupby(level=["dataset", "mechanism", "rate"], sort=False).median()
-    ours = [m for m in medians.columns if m in FLOWIMPUTE_METHODS]
-    theirs = [m for m in medians.columns if m not in FLOWIMPUTE_METHODS]
+    ours = [m for m in medians.columns if is_flowimpute(m)]
+    theirs = [m for m in medians.columns if not is_flowimpute(m)]
     rows = []
     for setting, row in medians.iterrows():
         best_ours = row[ours].idxmin() if row[ours].notna().any() else None
