@@ -22,6 +22,9 @@ IMPUTERS = {
     "acflow": lambda **kw: ACFlowImputer(**{**dict(
         n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=4,
         random_state=0), **kw}),
+    "acflow_self_masking": lambda **kw: ACFlowImputer(**{**dict(
+        n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=4,
+        missing_mechanism="self-masking", random_state=0), **kw}),
     "acflow_spline": lambda **kw: ACFlowImputer(**{**dict(
         n_layers=3, hidden_dims=(8,), transformer="spline", n_bins=4, n_components=1,
         n_draws=3, max_epochs=3, random_state=0), **kw}),
@@ -86,7 +89,9 @@ def test_imputed_values_stay_in_the_training_range(correlated, fitted):
     X[:, 0] = 1e6  # wildly out-of-range observed values push the encoder far away
     X[:, 1] = np.nan
     imputed = fitted.transform(X)
-    assert imputed[:, 1].min() >= fitted.data_min_[1] and imputed[:, 1].max() <= fitted.data_max_[1]
+    low, high = fitted._imputation_range()   # the training range, or wider under self-masking
+    assert imputed[:, 1].min() >= low[1] and imputed[:, 1].max() <= high[1]
+    assert high[1] - low[1] <= 3 * (fitted.data_max_[1] - fitted.data_min_[1]) * (1 + 1e-9)
 
 
 def test_input_is_not_modified(make, correlated):

@@ -41,6 +41,8 @@ ESTIMATORS = [
                 em_epochs=1, n_gradient_steps=5, random_state=0),
     ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=2,
                   random_state=0),
+    ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, n_draws=4, max_epochs=2,
+                  missing_mechanism="self-masking", random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), max_em_iter=1,
                 em_epochs=1, n_gradient_steps=5, random_state=0),
     FlowImputer(CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=2), ensemble_size=2,

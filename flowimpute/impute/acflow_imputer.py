@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor, nn
 
@@ -22,7 +23,9 @@ from .._training import TrainingConfig, make_optimizer, run_epoch, train
 from ..flows.arbitrary_conditional import ArbitraryConditionalFlow
 from ..flows.categorical_head import CategoricalHead
 from ..flows.regression_head import ConditionalMeanRegressor
+from ..inference.missingness import fit_tilted_self_masking
 from ..nn.mlp import ACTIVATIONS
+from ..preprocessing.codec import ColumnCodec
 from ..preprocessing.table import BOOLEAN, CATEGORICAL
 from ..transforms.monotone import AffineTransformer, RationalQuadraticSpline
 from ._base import BaseFlowImputer
@@ -48,6 +51,13 @@ HEAD_VALIDATION_FRACTION = 0.1
 #: on large ones).
 REGRESSION_SPLITS = 4
 REGRESSION_HIDDEN_DIMS = (128, 128)
+#: ``missing_mechanism="self-masking"``: draws of each row's value behind
+#: the fit of a column's missingness model, rows (at most) it is fitted on,
+#: and draws among which each of ``sample_imputations``' draws is picked by
+#: its weight.
+SELF_MASKING_DRAWS = 32
+SELF_MASKING_ROWS = 4000
+RESAMPLING_DRAWS = 16
 #: ``hidden_dims="auto"``: the widths for at most :data:`WIDE_FROM_ROWS`
 #: training rows, and beyond.
 NARROW_HIDDEN_DIMS = (64, 64)
@@ -162,6 +172,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         the two, which has the lower error of the three on the benchmark
         tables (user guide, "Measured choices"). Draws, scores and
         categories come from the flow and its head whatever this says.
+        Under ``missing_mechanism="self-masking"`` the flow's mean is the
+        weighted mean of its draws, and "blend" adds to it half of the
+        regressor's difference from the unweighted mean ("regression" is
+        refused: the regressor cannot be weighted).
     sample_posterior : bool, default=False
         ``transform`` returns one exact draw (seeded by ``random_state``)
         instead of the conditional mean.
@@ -185,6 +199,27 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         blocks are drawn like the training splits from a stream fixed at
         fit, the first ``k`` the same whatever the number. 0 scores the
         direct pass alone, at ``1 / (2 * n_score_splits + 1)`` of the cost.
+    missing_mechanism : {{"mar", "self-masking"}}, default="mar"
+        "mar": missingness ignorable (MCAR or MAR), imputations follow
+        ``p(x_mis | x_obs)``. "self-masking": a value's own size decides
+        whether it goes missing (censored sensors, incomes left blank above
+        a threshold), each numeric column by a logistic model
+        ``P(m_j = 1 | x_j) = sigmoid(a_j x_j + c_j)``; imputations follow
+        ``p(x_mis | x_obs, m)``. The flow, trained on observed values,
+        learns the conditionals of values *that were observed*; the
+        missing ones then follow them tilted by the odds of going missing,
+        ``exp(a_j x_j)``, so the draws are weighted by it (the mean) or
+        resampled by it (``sample_imputations``, among
+        :data:`RESAMPLING_DRAWS` draws each). ``(a_j, c_j)`` are fitted
+        after the flow by the likelihood of the column's gaps given the
+        other entries
+        (:func:`~flowimpute.inference.missingness.fit_tilted_self_masking`).
+        The correction reaches as far as the flow's conditionals spread: a
+        value far beyond every observed one stays out of reach. Imputed
+        values of columns with gaps may go beyond the observed range by at
+        most its width on either side. It is an assumption: under MCAR or
+        MAR the models can pick up slopes that move the imputations
+        wrongly (user guide).
     {training}
     {imputer}
     {table}
@@ -212,6 +247,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     mean_noise_ : ndarray of shape (n_mean_draws, n_modelled_features)
         The base noise of the conditional mean's draws, in antithetic pairs
         (``n_mean_draws`` is ``n_draws`` rounded up to an even number).
+    missingness_coef_, missingness_intercept_ : ndarray of shape (n_modelled_features,) or None
+        The self-masking model of each modelled column (standardized
+        units; 0 and 0 for a column without gaps and for categories); None
+        with ``missing_mechanism="mar"``.
     mean_uniforms_ : ndarray of shape (n_mean_draws,)
         Where each of those draws falls in the mixture's cumulative weights
         (one stratum of the cumulative weights per draw; the two draws of a
@@ -246,6 +285,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "dequantize": ["boolean"],
         "averaging_epochs": [Interval(Real, 0, None, closed="neither"), None],
         "n_score_splits": [Interval(Integral, 0, None, closed="left")],
+        "missing_mechanism": [StrOptions({"mar", "self-masking"})],
     }
 
     #: float32 by default: the networks impute as well trained in float32 as
@@ -257,7 +297,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "n_layers": 4, "hidden_dims": "auto", "activation": "relu",
         "transformer": "affine", "n_bins": 8, "n_components": 8, "n_draws": 6,
         "point_estimate": "blend", "sample_posterior": False, "dequantize": True,
-        "averaging_epochs": 10.0, "n_score_splits": 32, "max_epochs": 200,
+        "averaging_epochs": 10.0, "n_score_splits": 32, "missing_mechanism": "mar",
+        "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
         "validation_fraction": 0.0, "n_iter_no_change": 20, "tol": 1e-4,
         "clip_grad_norm": 10.0,
@@ -276,6 +317,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             n_features, self.n_layers, transformer, self.hidden_dims_, self.n_components,
             self.activation, seed, head,
         ).to(device=self.device_, dtype=self.dtype_)
+
+    def _make_codec(self) -> ColumnCodec:
+        return ColumnCodec(constant_columns="unit-scale",
+                           widen_gapped=self.missing_mechanism == "self-masking")
 
     def _category_groups(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The modelled coordinates of each categorical or boolean column of
@@ -302,6 +347,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _start_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         """Build the flow, the training noise and the fixed randomness of the
         conditional mean."""
+        self_masking = self.missing_mechanism == "self-masking"
+        if self_masking and self.point_estimate == "regression":
+            raise ValueError("point_estimate='regression' cannot follow "
+                             "missing_mechanism='self-masking': the regressor learns "
+                             "p(x_missing | x_observed) from observed values, and only the "
+                             "flow's draws can be weighted by the missingness model. Use "
+                             "'blend' or 'mean'.")
         self.hidden_dims_ = self._resolve_hidden_dims(X_scaled.shape[0])
         self.module_, self.optimizer_ = self._new_module(seed), None
         numeric = ~self.module_.categorical
@@ -353,6 +405,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                            data, validation, config, torch.Generator().manual_seed(seed + 1))
             self.history_.update({f"categories_{key}": value
                                   for key, value in result.history.items()})
+        self._fit_self_masking(values, observed_tensor, seed)
         if self.regressor_ is not None:
             config = replace(self._training_config(type(self).__name__, values.shape[0]),
                              n_iter_no_change=None)
@@ -360,6 +413,40 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                            (values, observed_tensor), None, config,
                            torch.Generator().manual_seed(seed + 2))
             self.history_["regression_train_loss"] = result.history["train_loss"]
+
+    def _fit_self_masking(self, values: Tensor, observed: Tensor, seed: int) -> None:
+        """With ``missing_mechanism="self-masking"``, fit each numeric column's
+        missingness model (:func:`~flowimpute.inference.missingness.fit_tilted_self_masking`)
+        from :data:`SELF_MASKING_DRAWS` draws of its value given each row's
+        other observed entries, on at most :data:`SELF_MASKING_ROWS` rows;
+        otherwise set the models to None."""
+        self.missingness_coef_ = self.missingness_intercept_ = None
+        if self.missing_mechanism != "self-masking":
+            return
+        n_rows, n_columns = values.shape
+        rng = np.random.RandomState(seed)
+        rows = torch.as_tensor(np.sort(rng.permutation(n_rows)[:SELF_MASKING_ROWS]),
+                               device=values.device)
+        values, observed = values[rows], observed[rows]
+        generator = torch.Generator().manual_seed(seed + 4)
+        coef, intercept = np.zeros(n_columns), np.zeros(n_columns)
+        numeric = ~self.module_.categorical
+        for column in range(n_columns):
+            gaps = ~observed[:, column]
+            if not (bool(numeric[column]) and bool(gaps.any()) and not bool(gaps.all())):
+                continue
+            target = torch.zeros_like(observed)
+            target[:, column] = True
+            shape = (SELF_MASKING_DRAWS, values.shape[0])
+            uniforms = torch.rand(shape, generator=generator, dtype=values.dtype)
+            noise = torch.randn(*shape, n_columns, generator=generator, dtype=values.dtype)
+            with torch.no_grad():
+                draws = torch.stack([draw[:, column] for draw in self.module_.draws(
+                    values, observed & ~target, target, uniforms.to(values.device),
+                    noise.to(values.device))])
+            coef[column], intercept[column] = fit_tilted_self_masking(
+                draws.cpu().double().numpy(), gaps.cpu().numpy())
+        self.missingness_coef_, self.missingness_intercept_ = coef, intercept
 
     def _training_config(self, description: str, n_train: int) -> TrainingConfig:
         return replace(super()._training_config(description, n_train),
@@ -453,7 +540,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         and the optimizer's state, so make the first chunk representative.
         After :meth:`fit` it continues from the fitted flow with a fresh
         optimizer. No validation split, no early stopping.
-        ``history_["train_loss"]`` gains one entry per call.
+        ``history_["train_loss"]`` gains one entry per call. The
+        self-masking models are refitted on each chunk.
 
         Parameters
         ----------
@@ -490,29 +578,44 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                 self.regressor_, self._regression_loss(epoch_seed + 2), data,
                 self.optimizer_, config.batch_size, config.clip_grad_norm,
                 torch.Generator().manual_seed(epoch_seed + 1), self.n_iter_ + 1))
+        self._fit_self_masking(*data, epoch_seed)
         self.n_iter_ += 1
         return self
 
     # ------------------------------------------------------------ inference
     def _draws(self, X_scaled: np.ndarray, observed: np.ndarray, uniforms: Tensor,
-               noise: Tensor, category_uniforms: Tensor | None = None) -> list[np.ndarray]:
+               noise: Tensor, category_uniforms: Tensor | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """One draw of the missing entries of every row per row of
         ``uniforms`` (n_draws, 1) or (n_draws, n_rows) and ``noise``
         (n_draws, 1, n_columns) or (n_draws, n_rows, n_columns):
-        standardized units, each draw clipped to the imputation range. With
-        ``category_uniforms`` (n_draws, n_rows, n_groups) the missing
-        categories are drawn first and the numbers given them; without, only
-        the numbers are drawn, given the observed entries."""
+        standardized units, each draw clipped to the imputation range,
+        (n_draws, n_rows, n_columns); and the log importance weight of each
+        draw of each row, (n_draws, n_rows): 0, or under the self-masking
+        model the log-odds of the row's gaps up to a constant, ``sum_j a_j
+        x_j`` over its missing numbers, so that the weighted draws follow
+        ``p(x_u | x_o, m)``. With ``category_uniforms`` (n_draws, n_rows,
+        n_groups) the missing categories are drawn first and the numbers
+        given them; without, only the numbers are drawn, given the observed
+        entries."""
+        module = self.module_
         values = self._to_tensor(self._model_values(X_scaled, observed))
         conditioning = torch.as_tensor(observed, device=self.device_)
         n_draws, n_rows = uniforms.shape[0], values.shape[0]
+        slopes = (None if self.missingness_coef_ is None
+                  else self._to_tensor(self.missingness_coef_))
+        gaps = (~conditioning).to(values.dtype)
+        draws, log_weights = [], []
         with torch.no_grad():
-            draws = [self.codec_.from_model(draw.to("cpu", torch.float64).numpy())
-                     for draw in self.module_.draws(
-                         values, conditioning, ~conditioning,
-                         uniforms.expand(n_draws, n_rows),
-                         noise.expand(n_draws, *values.shape), category_uniforms)]
-        return [self._clip_standardized(draw) for draw in draws]
+            for draw in module.draws(values, conditioning, ~conditioning,
+                                     uniforms.expand(n_draws, n_rows),
+                                     noise.expand(n_draws, *values.shape), category_uniforms):
+                draws.append(self._clip_standardized(
+                    self.codec_.from_model(draw.to("cpu", torch.float64).numpy())))
+                if slopes is not None:
+                    log_weights.append((draw * slopes * gaps).sum(1))
+        return np.stack(draws), (torch.stack(log_weights).to("cpu", torch.float64).numpy()
+                                 if log_weights else np.zeros((n_draws, n_rows)))
 
     def _clip_standardized(self, values: np.ndarray) -> np.ndarray:
         """``values`` (standardized units) clipped to the imputation range."""
@@ -521,17 +624,32 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
 
     def _random_draws(self, X_scaled: np.ndarray, observed: np.ndarray, n_draws: int,
                       generator: torch.Generator) -> list[np.ndarray]:
-        """Exact draws of every missing entry, categories included."""
+        """Draws of every missing entry, categories included: exact, or
+        under the self-masking model each picked by its weight among
+        :data:`RESAMPLING_DRAWS` exact draws of ``p(x_u | x_o)``
+        (sampling-importance-resampling)."""
         n_rows, n_columns = X_scaled.shape
-        uniforms = torch.rand(n_draws, n_rows, generator=generator, dtype=self.dtype_,
+        per_draw = 1 if self.missingness_coef_ is None else RESAMPLING_DRAWS
+        n_candidates = n_draws * per_draw
+        uniforms = torch.rand(n_candidates, n_rows, generator=generator, dtype=self.dtype_,
                               device=self.device_)
-        noise = torch.randn(n_draws, n_rows, n_columns, generator=generator,
+        noise = torch.randn(n_candidates, n_rows, n_columns, generator=generator,
                             dtype=self.dtype_, device=self.device_)
         head = self.module_.head
         category_uniforms = None if head is None else torch.rand(
-            n_draws, n_rows, head.n_groups, generator=generator, dtype=self.dtype_,
+            n_candidates, n_rows, head.n_groups, generator=generator, dtype=self.dtype_,
             device=self.device_)
-        return self._draws(X_scaled, observed, uniforms, noise, category_uniforms)
+        candidates, log_weights = self._draws(X_scaled, observed, uniforms, noise,
+                                              category_uniforms)
+        if per_draw == 1:
+            return list(candidates)
+        candidates = candidates.reshape(n_draws, per_draw, n_rows, n_columns)
+        cumulative = np.cumsum(softmax(log_weights.reshape(n_draws, per_draw, n_rows), axis=1),
+                               axis=1)
+        picks = torch.rand(n_draws, n_rows, generator=generator, dtype=torch.float64,
+                           device=self.device_).cpu().numpy()
+        picked = (picks[:, None] > cumulative[:, :-1]).sum(1)
+        return [candidates[d, picked[d], np.arange(n_rows)] for d in range(n_draws)]
 
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The conditional mean of the numbers and the most probable class of
@@ -559,12 +677,15 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         regressor = self.regressor_ if self.point_estimate != "mean" else None
         if self.point_estimate == "regression" and regressor is not None:
             return self._regression(X_scaled, observed)
-        mean = np.mean(self._draws(X_scaled, observed,
-                                   self._to_tensor(self.mean_uniforms_)[:, None],
-                                   self._to_tensor(self.mean_noise_)[:, None]), axis=0)
+        draws, log_weights = self._draws(X_scaled, observed,
+                                         self._to_tensor(self.mean_uniforms_)[:, None],
+                                         self._to_tensor(self.mean_noise_)[:, None])
+        mean = np.einsum("kn,knd->nd", softmax(log_weights, axis=0), draws)
         if regressor is None:
             return mean
-        return (mean + self._regression(X_scaled, observed)) / 2
+        # The regressor learns p(x_u | x_o)'s mean: keep its correction of the
+        # flow's, and the self-masking model's shift of the flow's.
+        return mean + (self._regression(X_scaled, observed) - draws.mean(0)) / 2
 
     def _regression(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The regressor's prediction of every entry, clipped as a draw."""

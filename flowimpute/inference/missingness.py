@@ -9,6 +9,7 @@ to a density's log-density targets ``p(x_mis | x_obs, m)`` instead of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,3 +76,49 @@ class LearnedSelfMasking(torch.nn.Module):
         """The fitted slopes and intercepts as a :class:`SelfMaskingModel`."""
         return SelfMaskingModel(self.coef.detach().cpu().double().numpy(),
                                 self.intercept.detach().cpu().double().numpy())
+
+
+def fit_tilted_self_masking(draws: np.ndarray, gaps: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of one column's self-masking model, fitted
+    through a conditional learned from the observed values alone.
+
+    A model fitted to the observed entries of a column whose values go
+    missing by their size learns ``q(x | x_c) = p(x | x_c, m = 0)``, which is
+    ``p(x | x_c) (1 - sigmoid(a x + c))`` up to normalization. The missing
+    values then follow ``p(x | x_c, m = 1)``, proportional to ``q(x | x_c)
+    exp(a x)`` (the odds of going missing; ``c`` cancels), and the chance of
+    a gap given the other entries is ``r / (1 + r)`` with ``r = exp(c)
+    E_q[exp(a x)]``. This maximizes that likelihood of the column's gaps
+    over ``(a, c)`` (with ``a^2 / 2`` as penalty), each row's expectation
+    estimated by the mean over its draws from ``q``, then the imputations
+    reweight draws of ``q`` by ``exp(a x)``.
+
+    Parameters
+    ----------
+    draws : ndarray of shape (n_draws, n_rows)
+        Draws of the column's value from ``q`` given each row's other
+        observed entries.
+    gaps : ndarray of bool, shape (n_rows,)
+        Whether the column is missing in each row.
+
+    Returns
+    -------
+    coef, intercept : float
+    """
+    x = torch.as_tensor(draws, dtype=torch.float64)
+    missing = torch.as_tensor(gaps, dtype=torch.float64)
+    log_k = math.log(x.shape[0])
+    parameters = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([parameters], max_iter=200, line_search_fn="strong_wolfe")
+
+    def objective() -> Tensor:
+        optimizer.zero_grad()
+        slope, intercept = parameters
+        logits = intercept + torch.logsumexp(slope * x, dim=0) - log_k
+        loss = (torch.nn.functional.softplus(logits) - missing * logits).sum() + slope ** 2 / 2
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    slope, intercept = parameters.detach().tolist()
+    return slope, intercept
