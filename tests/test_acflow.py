@@ -537,38 +537,6 @@ def test_the_tilted_self_masking_fit_recovers_a_known_mechanism():
     assert abs(unrelated_slope) < 0.1
 
 
-def test_self_masking_moves_imputations_towards_the_hidden_values():
-    """x0 is missing exactly where it is above 0. The flow, trained on the
-    observed values, imputes below them; the self-masking model learns that
-    large x0 go missing, and its weights move the imputations and the draws
-    up, beyond the observed range."""
-    rng = np.random.RandomState(5)
-    X = rng.multivariate_normal(np.zeros(3), COVARIANCE, 2000)
-    hidden = X[:, 0] > 0
-    X_missing = np.where(hidden[:, None] & (np.arange(3) == 0), np.nan, X)
-    common = dict(n_layers=2, hidden_dims=(32, 32), n_components=2, max_epochs=40,
-                  random_state=0)
-    ignorable = ACFlowImputer(**common).fit(X_missing)
-    self_masking = ACFlowImputer(missing_mechanism="self-masking", **common).fit(X_missing)
-    assert ignorable.missingness_coef_ is None
-    assert self_masking.missingness_coef_[0] > 1
-    np.testing.assert_array_equal(self_masking.missingness_coef_[1:], 0.0)   # no gaps there
-    imputed = self_masking.transform(X_missing)
-    np.testing.assert_array_equal(imputed[~np.isnan(X_missing)], X[~np.isnan(X_missing)])
-    errors_ignorable = ignorable.transform(X_missing)[hidden, 0] - X[hidden, 0]
-    errors_self_masking = imputed[hidden, 0] - X[hidden, 0]
-    assert errors_self_masking.mean() > errors_ignorable.mean() + 0.2
-    assert np.sqrt(np.mean(errors_self_masking ** 2)) < np.sqrt(np.mean(errors_ignorable ** 2))
-    assert imputed[hidden, 0].max() > self_masking.data_max_[0]
-    draws = self_masking.sample_imputations(X_missing, 4, random_state=0)
-    ignorable_draws = ignorable.sample_imputations(X_missing, 4, random_state=0)
-    assert draws[:, hidden, 0].mean() > ignorable_draws[:, hidden, 0].mean() + 0.2
-    np.testing.assert_array_equal(draws, self_masking.sample_imputations(
-        X_missing, 4, random_state=0))
-    low, high = self_masking._imputation_range()
-    assert (draws[:, :, 0] <= high[0]).all() and (imputed[:, 0] <= high[0]).all()
-
-
 def test_self_masking_refuses_the_regression_point_estimate():
     X = np.random.RandomState(0).normal(size=(60, 3))
     X[::3, 0] = np.nan

@@ -41,6 +41,9 @@ IMPUTERS = {
         n_importance=3, n_draws=5, max_epochs=3, random_state=0), **kw}),
     "vfg": lambda **kw: VFGImputer(**{**dict(max_epochs=4, hidden_dims=(8,), random_state=0),
                                       **kw}),
+    "vfg_self_masking": lambda **kw: VFGImputer(**{**dict(
+        max_epochs=4, hidden_dims=(8,), missing_mechanism="self-masking", random_state=0),
+        **kw}),
     "flow_coupling": lambda **kw: FlowImputer(**{**dict(
         density=CouplingFlowDensity(n_layers=2, hidden_dims=(8,), max_epochs=4),
         marginal="yeo-johnson", max_em_iter=1, em_epochs=1, n_mcmc_steps=10,

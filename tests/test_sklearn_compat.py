@@ -31,6 +31,8 @@ ESTIMATORS = [
                         random_state=0),
     PlanarFlowDensity(n_layers=3, max_epochs=2, random_state=0),
     VFGImputer(max_epochs=2, hidden_dims=(8,), random_state=0),
+    VFGImputer(max_epochs=2, hidden_dims=(8,), missing_mechanism="self-masking",
+               random_state=0),
     VFGEncoder(max_epochs=2, hidden_dims=(8,), n_gap_steps=0, random_state=0),
     VAEImputer(hidden_dims=(8,), n_importance=3, n_draws=4, max_epochs=2, random_state=0),
     VAEImputer(hidden_dims=(8,), posterior_flow="residual", prior_flow="planar",

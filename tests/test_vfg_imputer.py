@@ -410,3 +410,9 @@ def test_conditional_draws_are_calibrated():
     assert 0.85 <= covered.mean() <= 0.95
     np.testing.assert_array_equal(draws[:, ~hidden], np.broadcast_to(
         X_test[~hidden], (200, (~hidden).sum())))
+
+
+def test_self_masking_needs_the_section_gaussian(correlated):
+    with pytest.raises(ValueError, match="needs section_model='conditional'"):
+        VFGImputer(missing_mechanism="self-masking", section_model="paper",
+                   max_epochs=1).fit(with_gaps(correlated, 0.2, 0))

@@ -88,3 +88,33 @@ def test_conditional_mean_and_draws_are_the_gaussian_conditionals():
                                            atol=0.05 * np.sqrt(spread.diagonal().max()))
                 np.testing.assert_allclose(np.cov(sample.T).reshape(spread.shape), spread,
                                            rtol=0.05, atol=0.02 * spread.diagonal().max())
+
+
+def test_slopes_tilt_the_conditional_by_the_odds_of_going_missing():
+    """With self-masking slopes ``a``, the conditional of the unknown entries
+    is the Gaussian's reweighted by ``exp(a . x_u)``: the importance-weighted
+    mean of untilted draws, which for a Gaussian is its mean plus the
+    conditional covariance times ``a``; draws move by the same shift."""
+    covariances, means = _joint_covariance(2)
+    gaussian = _fitted(covariances, means)
+    leaves, decoded, observed = _draw(covariances, means, 5, 3)
+    observed[0, 0] = torch.tensor([False, False])   # a wholly hidden section
+    slopes = torch.tensor([[0.3, -0.2], [0.4, 0.0]], dtype=torch.float64)
+    n_draws = 40_000
+    noise = torch.as_tensor(np.random.RandomState(5).normal(size=(n_draws, 5, 2, 2)))
+    expand = [t.expand(n_draws, -1, -1, -1) for t in (leaves, observed, decoded)]
+    untilted = gaussian.conditional(*expand, noise)
+    untilted_mean = gaussian.conditional(leaves, observed, decoded)
+    gaussian.slopes.copy_(slopes)
+    tilted_mean = gaussian.conditional(leaves, observed, decoded)
+    tilted_draws = gaussian.conditional(*expand, noise)
+    unknown = (~observed & REAL).double()
+    log_weights = (untilted * slopes * unknown).sum(-1)                 # (draws, rows, sections)
+    weights = torch.softmax(log_weights, dim=0).unsqueeze(-1)
+    reweighted = (weights * untilted).sum(0)
+    changed = unknown.bool()
+    assert changed.sum() >= 4 and torch.all(tilted_mean[changed] != untilted_mean[changed])
+    # importance weights of 40,000 draws: a few percent of Monte Carlo error
+    np.testing.assert_allclose(tilted_mean[changed], reweighted[changed], rtol=0.08, atol=0.02)
+    np.testing.assert_allclose(tilted_draws.mean(0)[changed], tilted_mean[changed], atol=0.03)
+    np.testing.assert_array_equal(tilted_mean[~changed], untilted_mean[~changed])

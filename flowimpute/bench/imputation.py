@@ -135,6 +135,8 @@ def imputers(seed: int, epochs: int | None,
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
             **WIDER_LATENT, random_state=seed, device=device, **cap),
+        "VFGImputer(self-masking)": lambda: VFGImputer(
+            missing_mechanism="self-masking", random_state=seed, device=device, **cap),
         "VFGImputer(paper)": lambda: VFGImputer(
             section_model="paper", random_state=seed, device=device, **cap),
         **baseline_imputers(seed),
@@ -145,7 +147,8 @@ def imputers(seed: int, epochs: int | None,
 #: Methods that assume missingness not at random: run in MNAR settings only,
 #: unless named in ``methods``.
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-masking)",
-                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, 32 draws)"})
+                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, 32 draws)",
+                       "VFGImputer(self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
 NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(self-masking, 32 draws)",

@@ -13,8 +13,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
 
 from .._base import check_hidden_dims, make_generator, seeded_torch
+from ..inference.missingness import fit_tilted_self_masking
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
+from ..preprocessing.codec import ColumnCodec
 from ..vfg.inference import SectionInference
 from ..vfg.layout import SectionLayout, column_weights
 from ..vfg.model import VFGModel
@@ -28,6 +30,9 @@ GAP_STEP_CANDIDATES = (0, 5, 10, 25)
 #: fewest rows used however many sections there are.
 SECTION_GAUSSIAN_PAIRS = 2 ** 14
 SECTION_GAUSSIAN_MIN_ROWS = 512
+#: ``missing_mechanism="self-masking"``: draws of each training row's value
+#: behind the fit of a column's missingness model.
+SELF_MASKING_DRAWS = 32
 
 
 class VFGImputer(BaseFlowImputer):
@@ -149,6 +154,23 @@ class VFGImputer(BaseFlowImputer):
         model) and imputed, and the weighted squared error decides (the
         ELBO rewards confident messages, not accurate imputations). Costs
         ``n_init`` fits; one model can fail to learn a column.
+    missing_mechanism : {{"mar", "self-masking"}}, default="mar"
+        "mar": missingness ignorable (MCAR or MAR). "self-masking": a
+        value's own size decides whether it goes missing, each column by a
+        logistic model ``P(m_j = 1 | x_j) = sigmoid(a_j x_j + c_j)``; needs
+        ``section_model="conditional"``. The section Gaussian, estimated on
+        observed values, is the conditional of values *that were observed*;
+        the missing ones follow it tilted by the odds of going missing,
+        ``exp(a_j x_j)``, which for a Gaussian moves its mean by the
+        conditional covariance times the slopes (exact, for the mean and
+        for draws alike). ``(a_j, c_j)`` are fitted after the section
+        Gaussian by the likelihood of the column's gaps given the rest of
+        the row
+        (:func:`~flowimpute.inference.missingness.fit_tilted_self_masking`).
+        Imputed values of columns with gaps may go beyond the observed range
+        by at most its width on either side. It is an assumption: under
+        MCAR or MAR the models can pick up slopes that move the imputations
+        wrongly.
     {imputer}
     {training}
     {table}
@@ -170,6 +192,10 @@ class VFGImputer(BaseFlowImputer):
     section_gaussian_ : SectionGaussian or None
         With ``section_model="conditional"``, each section's Gaussian of its
         values and its decode from the other sections; None otherwise.
+    missingness_coef_, missingness_intercept_ : ndarray of shape (n_modelled_features,) or None
+        The self-masking model of each modelled column (standardized units;
+        0 and 0 for a column without gaps); None with
+        ``missing_mechanism="mar"``.
     gap_steps_ : ndarray of int of shape (n_modelled_features,) or None
         With ``section_model="paper"`` and ``n_gap_steps="auto"``, the
         gap-search steps chosen for each modelled column; None otherwise (an
@@ -224,6 +250,7 @@ class VFGImputer(BaseFlowImputer):
         "n_gap_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "gap_step_size": [Interval(Real, 0, None, closed="neither")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "missing_mechanism": [StrOptions({"mar", "self-masking"})],
     }
 
     parameters = {
@@ -232,10 +259,15 @@ class VFGImputer(BaseFlowImputer):
         "log_scale_bound": 3.0, "aggregation": "weighted", "latent_distribution": "gaussian",
         "prior": "standard", "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root",
         "section_model": "conditional", "n_refine_steps": 3,
-        "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "max_epochs": 200,
+        "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "missing_mechanism": "mar",
+        "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 3e-3, "weight_decay": 0.0,
         "validation_fraction": 0.1, "n_iter_no_change": 20, "tol": 1e-4, "clip_grad_norm": 10.0,
     }
+
+    def _make_codec(self) -> ColumnCodec:
+        return ColumnCodec(constant_columns="unit-scale",
+                           widen_gapped=self.missing_mechanism == "self-masking")
 
     def _inference(self) -> SectionInference:
         """The fitted model's inference engine (refine rounds, gap search, decoding)."""
@@ -298,6 +330,10 @@ class VFGImputer(BaseFlowImputer):
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int,
                    labels: np.ndarray | None = None) -> None:
         hidden_dims = check_hidden_dims(self.hidden_dims)
+        if self.missing_mechanism == "self-masking" and self.section_model != "conditional":
+            raise ValueError("missing_mechanism='self-masking' needs "
+                             "section_model='conditional': the self-masking models tilt the "
+                             "section Gaussian's conditionals.")
         structure = resolve_structure(
             self.sections, self.graph, self.section_size, self.latent_dim,
             np.where(observed, X_scaled, np.nan), self.modelled_features_,
@@ -347,6 +383,7 @@ class VFGImputer(BaseFlowImputer):
         self.init_errors_ = np.array(errors) if errors else np.array([np.nan])
         self.section_gaussian_ = (self._fit_section_gaussian(values[index], observed_tensor[index])
                                   if self.section_model == "conditional" else None)
+        self._fit_self_masking(values[index], observed_tensor[index], seed)
         self.gap_steps_ = (self._select_gap_steps(X_scaled, observed, np.random.RandomState(seed))
                            if self.n_gap_steps == "auto" and self.section_gaussian_ is None
                            else None)
@@ -362,13 +399,50 @@ class VFGImputer(BaseFlowImputer):
         other sections, on the first training rows (in-sample: the model saw
         them), as many as give :data:`SECTION_GAUSSIAN_PAIRS` (row, section)
         pairs, at least :data:`SECTION_GAUSSIAN_MIN_ROWS`."""
-        n_sections = len(self.sections_)
-        n_rows = max(SECTION_GAUSSIAN_MIN_ROWS, SECTION_GAUSSIAN_PAIRS // n_sections)
+        return SectionGaussian(self.layout_.real).to(device=self.device_, dtype=self.dtype_).fit(
+            *self._leave_out_decodes(values, observed))
+
+    def _leave_out_decodes(self, values: Tensor, observed: Tensor
+                           ) -> tuple[Tensor, Tensor, Tensor]:
+        """The padded sections of the first rows (as many as give
+        :data:`SECTION_GAUSSIAN_PAIRS` (row, section) pairs, at least
+        :data:`SECTION_GAUSSIAN_MIN_ROWS`), their observed entries, and each
+        section decoded from the others."""
+        n_rows = max(SECTION_GAUSSIAN_MIN_ROWS, SECTION_GAUSSIAN_PAIRS // len(self.sections_))
         leaves, entry_observed = self.layout_.leaves(values[:n_rows], observed[:n_rows])
         every_section = torch.ones(leaves.shape[:2], dtype=torch.bool, device=leaves.device)
-        decoded = self._inference().leave_section_out(leaves, entry_observed, every_section)
-        return SectionGaussian(self.layout_.real).to(device=self.device_, dtype=self.dtype_).fit(
-            leaves, entry_observed, decoded)
+        return leaves, entry_observed, self._inference().leave_section_out(
+            leaves, entry_observed, every_section)
+
+    @torch.no_grad()
+    def _fit_self_masking(self, values: Tensor, observed: Tensor, seed: int) -> None:
+        """With ``missing_mechanism="self-masking"``, fit each column's
+        missingness model from :data:`SELF_MASKING_DRAWS` draws of its value
+        from the section Gaussian given the rest of each row (the rows of
+        :meth:`_leave_out_decodes`), and tilt the section Gaussian by the
+        slopes; otherwise set the models to None."""
+        self.missingness_coef_ = self.missingness_intercept_ = None
+        if self.missing_mechanism != "self-masking":
+            return
+        leaves, entry_observed, decoded = self._leave_out_decodes(values, observed)
+        generator = torch.Generator().manual_seed(seed + 4)
+        gather, real = self.layout_.gather.cpu().numpy(), self.layout_.real.cpu().numpy()
+        coef, intercept = np.zeros(self.layout_.n_columns), np.zeros(self.layout_.n_columns)
+        for position in range(leaves.shape[2]):   # one entry of every section at a time
+            hidden = entry_observed.clone()
+            hidden[:, :, position] = False
+            draws = torch.stack([self.section_gaussian_.conditional(
+                leaves, hidden, decoded, torch.randn(leaves.shape, generator=generator,
+                                                     dtype=leaves.dtype).to(leaves.device)
+            )[:, :, position] for _ in range(SELF_MASKING_DRAWS)]).cpu().double().numpy()
+            gaps = ~entry_observed[:, :, position].cpu().numpy()
+            for section in np.flatnonzero(real[:, position]):
+                column_gaps = gaps[:, section]
+                if column_gaps.any() and not column_gaps.all():
+                    coef[gather[section, position]], intercept[gather[section, position]] = (
+                        fit_tilted_self_masking(draws[:, :, section], column_gaps))
+        self.section_gaussian_.slopes.copy_(self._to_tensor(self.layout_.per_entry(coef)))
+        self.missingness_coef_, self.missingness_intercept_ = coef, intercept
 
     # ------------------------------------------------------------- transform
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:

@@ -11,6 +11,11 @@ section's entries are observed: a gap beside an observed partner moves with
 the partner's residual, and a wholly hidden section gets ``E[x_t | d_t]``, a
 linear calibration of its decode.
 
+Under a self-masking model of missingness (``slopes``), the conditional of
+the missing entries is the Gaussian's tilted by the odds of going missing,
+``exp(a . x_u)``: for a Gaussian, the same covariance about a mean moved by
+the conditional covariance times ``a``.
+
 Shapes: ``n`` rows, ``k`` sections padded to ``m`` entries; the joint lives on
 ``2m`` coordinates ``(x_t, d_t)``. Padding entries are never conditioned on
 nor imputed.
@@ -33,6 +38,13 @@ class SectionGaussian(nn.Module):
     ----------
     real : BoolTensor of shape (k, m)
         Which padded entries are real columns.
+
+    Attributes
+    ----------
+    slopes : Tensor of shape (k, m)
+        Per entry, the slope ``a`` of a self-masking model ``P(missing | x) =
+        sigmoid(a x + c)`` (0: missing at random), by which the conditional
+        of the missing entries is tilted. Set by the estimator.
     """
 
     def __init__(self, real: Tensor) -> None:
@@ -42,6 +54,7 @@ class SectionGaussian(nn.Module):
         self.register_buffer("real", torch.cat([real, real], dim=1))
         self.register_buffer("mean", torch.zeros(n_sections, 2 * width))
         self.register_buffer("covariance", torch.eye(2 * width).repeat(n_sections, 1, 1))
+        self.register_buffer("slopes", torch.zeros(n_sections, width))
 
     @torch.no_grad()
     def fit(self, leaves: Tensor, entry_observed: Tensor, decoded: Tensor) -> SectionGaussian:
@@ -101,8 +114,9 @@ class SectionGaussian(nn.Module):
         """Every entry of ``leaves`` not observed, from its section's
         conditional Gaussian given the observed entries and ``decoded``:
         the conditional mean, or with ``noise`` (standard normal, the shape
-        of ``leaves``) a draw from the conditional. Observed and padding
-        entries are returned as given."""
+        of ``leaves``) a draw from the conditional, tilted by ``slopes``
+        where they are not 0. Observed and padding entries are returned as
+        given."""
         joint, known = self._joint(leaves, entry_observed, decoded)
         known = known.to(joint.dtype)
         covariance = self.covariance
@@ -113,20 +127,27 @@ class SectionGaussian(nn.Module):
         weights = torch.linalg.solve(masked, ((joint - self.mean) * known).unsqueeze(-1))
         mean = self.mean + (covariance @ weights).squeeze(-1)
         estimate = mean[..., : self.width]
-        if noise is not None:
-            estimate = estimate + self._conditional_noise(masked, known, noise)
+        tilted = bool(self.slopes.any())
+        if noise is not None or tilted:
+            conditional, unknown = self._unknown_covariance(masked, known)
+            if tilted:
+                estimate = estimate + (conditional @ (self.slopes * unknown).unsqueeze(-1)
+                                       ).squeeze(-1)
+            if noise is not None:
+                eye = torch.eye(self.width, dtype=conditional.dtype, device=conditional.device)
+                factor = torch.linalg.cholesky(conditional + 1e-9 * eye)
+                estimate = estimate + (factor @ noise.unsqueeze(-1)).squeeze(-1) * unknown
         given = entry_observed | ~self.real[:, : self.width]
         return torch.where(given, leaves, estimate)
 
-    def _conditional_noise(self, masked: Tensor, known: Tensor, noise: Tensor) -> Tensor:
-        """``noise`` coloured by each row's conditional covariance of its
-        unknown section values."""
+    def _unknown_covariance(self, masked: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:
+        """Each row's conditional covariance of its unknown section values,
+        (n, k, m, m), the identity in the rows and columns of the others;
+        and which entries are unknown real ones, (n, k, m) as 0/1."""
         covariance = self.covariance
         projected = torch.linalg.solve(masked, covariance * known.unsqueeze(-1))
         conditional = (covariance - covariance @ projected)[..., : self.width, : self.width]
         unknown = (1 - known[..., : self.width]) * self.real[:, : self.width]
         conditional = (conditional * unknown.unsqueeze(-1) * unknown.unsqueeze(-2)
                        + torch.diag_embed(1 - unknown))
-        eye = torch.eye(self.width, dtype=conditional.dtype, device=conditional.device)
-        factor = torch.linalg.cholesky(conditional + 1e-9 * eye)
-        return (factor @ noise.unsqueeze(-1)).squeeze(-1) * unknown
+        return conditional, unknown
