@@ -399,14 +399,16 @@ def test_the_mean_uses_antithetic_pairs_and_one_stratum_per_draw_fixed_at_fit():
 
 
 def test_auto_hidden_dims_widen_beyond_ten_thousand_rows():
+    """The flow's "auto" widths and the regressor's widen together."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(10_001, 2))
     X[rng.rand(*X.shape) < 0.1] = np.nan
-    for rows, widths in ((10_000, (64, 64)), (10_001, (256, 256))):
+    for rows, widths, regressor_width in ((10_000, (64, 64), 128), (10_001, (256, 256), 256)):
         imputer = ACFlowImputer(n_layers=1, n_components=1, max_epochs=1,
                                 random_state=0).fit(X[:rows])
         assert imputer.hidden_dims_ == widths
         assert imputer.module_.base.network[0].out_features == widths[0]
+        assert imputer.regressor_.network[0].out_features == regressor_width
     assert ACFlowImputer(hidden_dims=[8], max_epochs=1).fit(X[:100]).hidden_dims_ == (8,)
 
 

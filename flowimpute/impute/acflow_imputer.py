@@ -46,9 +46,10 @@ HEAD_LOWEST_RATE = 0.5
 HEAD_VALIDATION_FRACTION = 0.1
 #: Random splits of each training batch the conditional-mean regressor
 #: learns from (a small MLP, which learns slowly from one), and its hidden
-#: widths, whatever the flow's (wider than the flow's (64, 64) on small
-#: tables, where the regressor gained from it; cheaper than (256, 256)
-#: on large ones).
+#: widths for at most :data:`WIDE_FROM_ROWS` training rows, whatever the
+#: flow's (wider than the flow's (64, 64) on small tables, where the
+#: regressor gained from it); beyond, :data:`WIDE_HIDDEN_DIMS`, as the
+#: flow's "auto" (narrower, it fell behind the flow's own mean).
 REGRESSION_SPLITS = 4
 REGRESSION_HIDDEN_DIMS = (128, 128)
 #: ``missing_mechanism="self-masking"``: draws of each row's value behind
@@ -165,7 +166,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         conditional mean (the average of the ``n_draws`` draws).
         "regression": the prediction of a
         :class:`~flowimpute.flows.regression_head.ConditionalMeanRegressor`,
-        an MLP of the same context (hidden widths (128, 128)) trained after
+        an MLP of the same context (hidden widths (128, 128), (256, 256)
+        beyond 10,000 rows) trained after
         the flow for ``max_epochs`` epochs, on the same kind of random
         splits, to the squared error of the target entries: the same
         conditional mean by a second route. "blend": the average of
@@ -358,7 +360,9 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.module_, self.optimizer_ = self._new_module(seed), None
         numeric = ~self.module_.categorical
         self.regressor_ = (ConditionalMeanRegressor(
-            self.modelled_features_.size, REGRESSION_HIDDEN_DIMS, self.activation
+            self.modelled_features_.size,
+            WIDE_HIDDEN_DIMS if X_scaled.shape[0] > WIDE_FROM_ROWS else REGRESSION_HIDDEN_DIMS,
+            self.activation
         ).to(device=self.device_, dtype=self.dtype_)
             if self.point_estimate != "mean" and bool(numeric.any()) else None)
         widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
