@@ -15,10 +15,10 @@ Run with ``python -m flowimpute.bench.imputation``.
 - MNAR (the not-MIWAE protocol): z-scored, in-sample; in the first half of
   the columns every value above the column mean is removed (self-masking);
   every imputer is fitted on the incomplete table and fills it. Here only,
-  FlowImputer also runs with its self-masking missingness model
-  (:data:`MNAR_ONLY`): it assumes that mechanism, as not-MIWAE does, and
-  under MCAR it is worse than the default (name it in ``--methods`` to run
-  it in every setting). FlowImputer's mixed ensemble with neighbour-started
+  FlowImputer, ACFlowImputer and VFGImputer also run with their self-masking
+  missingness models (:data:`MNAR_ONLY`): they assume that mechanism, as
+  not-MIWAE does, and under MCAR they are worse than the defaults (name one
+  in ``--methods`` to run it in every setting). FlowImputer's mixed ensemble with neighbour-started
   conditional-mean chains (``mean_chain_start="neighbours"``) runs only when
   named (:data:`NAMED_ONLY`): an option measured against the default; so
   does VFGImputer with a wider latent (``latent_dim=4``, 6 couplings per
