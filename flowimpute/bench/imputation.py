@@ -18,8 +18,8 @@ Run with ``python -m flowimpute.bench.imputation``.
   FlowImputer, ACFlowImputer and VFGImputer also run with their self-masking
   missingness models (:data:`MNAR_ONLY`): they assume that mechanism, as
   not-MIWAE does, and under MCAR they are worse than the defaults (name one
-  in ``--methods`` to run it in every setting). FlowImputer's mixed ensemble with neighbour-started
-  conditional-mean chains (``mean_chain_start="neighbours"``) runs only when
+  in ``--methods`` to run it in every setting). FlowImputer's mixed ensemble
+  with neighbour-started conditional-mean chains (``mean_chain_start="neighbours"``) runs only when
   named (:data:`NAMED_ONLY`): an option measured against the default; so
   does VFGImputer with a wider latent (``latent_dim=4``, 6 couplings per
   edge), and with the paper's imputation (``section_model="paper"``).

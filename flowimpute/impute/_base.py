@@ -199,10 +199,10 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         """Impute every missing entry of ``X``.
 
         Observed entries are returned unchanged, bit for bit; imputed values
-        lie within each column's training range (widened for the self-masking
-        models of FlowImputer and ACFlowImputer, see there). A column whose observed training
-        entries all take one value is filled with it and kept out of the
-        model. The result never contains NaN.
+        lie within each column's training range (widened by the self-masking
+        models of FlowImputer, ACFlowImputer and VFGImputer, see there). A
+        column whose observed training entries all take one value is filled
+        with it and kept out of the model. The result never contains NaN.
 
         Parameters
         ----------

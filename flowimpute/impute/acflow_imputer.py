@@ -23,7 +23,7 @@ from .._training import TrainingConfig, make_optimizer, run_epoch, train
 from ..flows.arbitrary_conditional import ArbitraryConditionalFlow
 from ..flows.categorical_head import CategoricalHead
 from ..flows.regression_head import ConditionalMeanRegressor
-from ..inference.missingness import fit_tilted_self_masking
+from ..inference.missingness import TILT_FIT_DRAWS, fit_tilted_self_masking
 from ..nn.mlp import ACTIVATIONS
 from ..preprocessing.codec import ColumnCodec
 from ..preprocessing.table import BOOLEAN, CATEGORICAL
@@ -49,14 +49,13 @@ HEAD_VALIDATION_FRACTION = 0.1
 #: widths for at most :data:`WIDE_FROM_ROWS` training rows, whatever the
 #: flow's (wider than the flow's (64, 64) on small tables, where the
 #: regressor gained from it); beyond, :data:`WIDE_HIDDEN_DIMS`, as the
-#: flow's "auto" (narrower, it fell behind the flow's own mean).
+#: flow's "auto", so that a large table's regressor is not the narrower of
+#: the two estimates it is blended with.
 REGRESSION_SPLITS = 4
 REGRESSION_HIDDEN_DIMS = (128, 128)
-#: ``missing_mechanism="self-masking"``: draws of each row's value behind
-#: the fit of a column's missingness model, rows (at most) it is fitted on,
-#: and draws among which each of ``sample_imputations``' draws is picked by
-#: its weight.
-SELF_MASKING_DRAWS = 32
+#: ``missing_mechanism="self-masking"``: rows (at most) a column's
+#: missingness model is fitted on, and draws among which each of
+#: ``sample_imputations``' draws is picked by its weight.
 SELF_MASKING_ROWS = 4000
 RESAMPLING_DRAWS = 16
 #: ``hidden_dims="auto"``: the widths for at most :data:`WIDE_FROM_ROWS`
@@ -419,11 +418,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             self.history_["regression_train_loss"] = result.history["train_loss"]
 
     def _fit_self_masking(self, values: Tensor, observed: Tensor, seed: int) -> None:
-        """With ``missing_mechanism="self-masking"``, fit each numeric column's
-        missingness model (:func:`~flowimpute.inference.missingness.fit_tilted_self_masking`)
-        from :data:`SELF_MASKING_DRAWS` draws of its value given each row's
-        other observed entries, on at most :data:`SELF_MASKING_ROWS` rows;
-        otherwise set the models to None."""
+        """With ``missing_mechanism="self-masking"``, fit each numeric
+        column's missingness model
+        (:func:`~flowimpute.inference.missingness.fit_tilted_self_masking`)
+        from :data:`~flowimpute.inference.missingness.TILT_FIT_DRAWS` draws
+        of its value given each row's other observed entries, on at most
+        :data:`SELF_MASKING_ROWS` rows; otherwise set the models to None."""
         self.missingness_coef_ = self.missingness_intercept_ = None
         if self.missing_mechanism != "self-masking":
             return
@@ -441,7 +441,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                 continue
             target = torch.zeros_like(observed)
             target[:, column] = True
-            shape = (SELF_MASKING_DRAWS, values.shape[0])
+            shape = (TILT_FIT_DRAWS, values.shape[0])
             uniforms = torch.rand(shape, generator=generator, dtype=values.dtype)
             noise = torch.randn(*shape, n_columns, generator=generator, dtype=values.dtype)
             with torch.no_grad():
@@ -684,12 +684,14 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         draws, log_weights = self._draws(X_scaled, observed,
                                          self._to_tensor(self.mean_uniforms_)[:, None],
                                          self._to_tensor(self.mean_noise_)[:, None])
-        mean = np.einsum("kn,knd->nd", softmax(log_weights, axis=0), draws)
+        unweighted = draws.mean(0)
+        mean = (unweighted if self.missingness_coef_ is None
+                else np.einsum("kn,knd->nd", softmax(log_weights, axis=0), draws))
         if regressor is None:
             return mean
         # The regressor learns p(x_u | x_o)'s mean: keep its correction of the
         # flow's, and the self-masking model's shift of the flow's.
-        return mean + (self._regression(X_scaled, observed) - draws.mean(0)) / 2
+        return mean + (self._regression(X_scaled, observed) - unweighted) / 2
 
     def _regression(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The regressor's prediction of every entry, clipped as a draw."""

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
 
 from .._base import check_hidden_dims, make_generator, seeded_torch
-from ..inference.missingness import fit_tilted_self_masking
+from ..inference.missingness import TILT_FIT_DRAWS, fit_tilted_self_masking
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
 from ..preprocessing.codec import ColumnCodec
@@ -30,9 +30,6 @@ GAP_STEP_CANDIDATES = (0, 5, 10, 25)
 #: fewest rows used however many sections there are.
 SECTION_GAUSSIAN_PAIRS = 2 ** 14
 SECTION_GAUSSIAN_MIN_ROWS = 512
-#: ``missing_mechanism="self-masking"``: draws of each training row's value
-#: behind the fit of a column's missingness model.
-SELF_MASKING_DRAWS = 32
 
 
 class VFGImputer(BaseFlowImputer):
@@ -381,9 +378,13 @@ class VFGImputer(BaseFlowImputer):
         best = int(np.argmin(errors)) if errors else 0
         self.module_, self.history_, self.n_iter_ = candidates[best]
         self.init_errors_ = np.array(errors) if errors else np.array([np.nan])
-        self.section_gaussian_ = (self._fit_section_gaussian(values[index], observed_tensor[index])
-                                  if self.section_model == "conditional" else None)
-        self._fit_self_masking(values[index], observed_tensor[index], seed)
+        self.section_gaussian_ = self.missingness_coef_ = self.missingness_intercept_ = None
+        if self.section_model == "conditional":
+            decodes = self._leave_out_decodes(values[index], observed_tensor[index])
+            self.section_gaussian_ = SectionGaussian(self.layout_.real).to(
+                device=self.device_, dtype=self.dtype_).fit(*decodes)
+            if self.missing_mechanism == "self-masking":
+                self._fit_self_masking(*decodes, seed)
         self.gap_steps_ = (self._select_gap_steps(X_scaled, observed, np.random.RandomState(seed))
                            if self.n_gap_steps == "auto" and self.section_gaussian_ is None
                            else None)
@@ -394,20 +395,13 @@ class VFGImputer(BaseFlowImputer):
         self.training_entropy_ = float(entropy)
 
     @torch.no_grad()
-    def _fit_section_gaussian(self, values: Tensor, observed: Tensor) -> SectionGaussian:
-        """Each section's Gaussian of its values and its decode from the
-        other sections, on the first training rows (in-sample: the model saw
-        them), as many as give :data:`SECTION_GAUSSIAN_PAIRS` (row, section)
-        pairs, at least :data:`SECTION_GAUSSIAN_MIN_ROWS`."""
-        return SectionGaussian(self.layout_.real).to(device=self.device_, dtype=self.dtype_).fit(
-            *self._leave_out_decodes(values, observed))
-
     def _leave_out_decodes(self, values: Tensor, observed: Tensor
                            ) -> tuple[Tensor, Tensor, Tensor]:
-        """The padded sections of the first rows (as many as give
-        :data:`SECTION_GAUSSIAN_PAIRS` (row, section) pairs, at least
-        :data:`SECTION_GAUSSIAN_MIN_ROWS`), their observed entries, and each
-        section decoded from the others."""
+        """What the section Gaussian and the self-masking models are fitted
+        on: the padded sections of the first training rows (in-sample: the
+        model saw them), as many as give :data:`SECTION_GAUSSIAN_PAIRS`
+        (row, section) pairs, at least :data:`SECTION_GAUSSIAN_MIN_ROWS`,
+        their observed entries, and each section decoded from the others."""
         n_rows = max(SECTION_GAUSSIAN_MIN_ROWS, SECTION_GAUSSIAN_PAIRS // len(self.sections_))
         leaves, entry_observed = self.layout_.leaves(values[:n_rows], observed[:n_rows])
         every_section = torch.ones(leaves.shape[:2], dtype=torch.bool, device=leaves.device)
@@ -415,16 +409,13 @@ class VFGImputer(BaseFlowImputer):
             leaves, entry_observed, every_section)
 
     @torch.no_grad()
-    def _fit_self_masking(self, values: Tensor, observed: Tensor, seed: int) -> None:
-        """With ``missing_mechanism="self-masking"``, fit each column's
-        missingness model from :data:`SELF_MASKING_DRAWS` draws of its value
-        from the section Gaussian given the rest of each row (the rows of
-        :meth:`_leave_out_decodes`), and tilt the section Gaussian by the
-        slopes; otherwise set the models to None."""
-        self.missingness_coef_ = self.missingness_intercept_ = None
-        if self.missing_mechanism != "self-masking":
-            return
-        leaves, entry_observed, decoded = self._leave_out_decodes(values, observed)
+    def _fit_self_masking(self, leaves: Tensor, entry_observed: Tensor, decoded: Tensor,
+                          seed: int) -> None:
+        """Fit each column's missingness model from
+        :data:`~flowimpute.inference.missingness.TILT_FIT_DRAWS` draws of its
+        value from the fitted section Gaussian given the rest of each row
+        (the rows of :meth:`_leave_out_decodes`), and tilt the section
+        Gaussian by the slopes."""
         generator = torch.Generator().manual_seed(seed + 4)
         gather, real = self.layout_.gather.cpu().numpy(), self.layout_.real.cpu().numpy()
         coef, intercept = np.zeros(self.layout_.n_columns), np.zeros(self.layout_.n_columns)
@@ -434,7 +425,7 @@ class VFGImputer(BaseFlowImputer):
             draws = torch.stack([self.section_gaussian_.conditional(
                 leaves, hidden, decoded, torch.randn(leaves.shape, generator=generator,
                                                      dtype=leaves.dtype).to(leaves.device)
-            )[:, :, position] for _ in range(SELF_MASKING_DRAWS)]).cpu().double().numpy()
+            )[:, :, position] for _ in range(TILT_FIT_DRAWS)]).cpu().double().numpy()
             gaps = ~entry_observed[:, :, position].cpu().numpy()
             for section in np.flatnonzero(real[:, position]):
                 column_gaps = gaps[:, section]

@@ -78,6 +78,11 @@ class LearnedSelfMasking(torch.nn.Module):
                                 self.intercept.detach().cpu().double().numpy())
 
 
+#: Draws of a column's value per row behind :func:`fit_tilted_self_masking`
+#: (the mean of ``exp(a x)`` over them estimates each row's expectation).
+TILT_FIT_DRAWS = 32
+
+
 def fit_tilted_self_masking(draws: np.ndarray, gaps: np.ndarray) -> tuple[float, float]:
     """Slope and intercept of one column's self-masking model, fitted
     through a conditional learned from the observed values alone.
