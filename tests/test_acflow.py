@@ -3,6 +3,7 @@ normalized conditionals, draws that follow the density, and an imputer that
 recovers known Gaussian conditionals and marginals."""
 
 import copy
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -545,3 +546,140 @@ def test_self_masking_refuses_the_regression_point_estimate():
     with pytest.raises(ValueError, match="point_estimate='regression' cannot follow"):
         ACFlowImputer(missing_mechanism="self-masking", point_estimate="regression",
                       max_epochs=1).fit(X)
+
+
+def _point_mass_flow(seed=0):
+    """Two numbers (0, 1), number 0 with a point mass at 0.5 whose flag is
+    coordinate 2, the weights perturbed."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = CategoricalHead(3, [[2]], [torch.tensor([[0.0], [1.0]], dtype=torch.float64)],
+                               (16,))
+        flow = ArbitraryConditionalFlow(3, 4, RationalQuadraticSpline(6), (16,), 3,
+                                        categorical=head, point_masses=([0], [2], [0.5]))
+        return _perturb(flow, 0.3, seed)
+
+
+def test_a_point_mass_and_the_density_off_it_sum_to_one():
+    """P(x0 at the mass | x1) plus the integral of the density of x0 off it
+    is 1, and the two-block factorizations of (x0, x1) are normalized too; a
+    value at the mass is never the flow's target, whatever it holds."""
+    flow = _point_mass_flow()
+    grid = torch.linspace(-40, 40, 8001, dtype=torch.float64)
+    step = float(grid[1] - grid[0])
+    n = grid.numel()
+    given_x1 = torch.tensor([False, True, False]).expand(n, 3)
+    off = torch.stack([grid, torch.full((n,), 0.7, dtype=torch.float64),
+                       torch.zeros(n, dtype=torch.float64)], dim=1)
+    at = torch.tensor([[0.5, 0.7, 1.0]], dtype=torch.float64)
+    with torch.no_grad():
+        total = float(flow.log_prob(off, given_x1, ~given_x1).exp().sum()) * step
+        total += float(flow.log_prob(at, given_x1[:1], ~given_x1[:1]).exp()[0])
+        elsewhere = at.clone()
+        elsewhere[0, 0] = 3.0   # a value the flag says is at the mass: not scored
+        torch.testing.assert_close(flow.log_prob(elsewhere, given_x1[:1], ~given_x1[:1]),
+                                   flow.log_prob(at, given_x1[:1], ~given_x1[:1]))
+        # the joint of (x0, x1) under the mixture of factorizations
+        x0, x1 = torch.meshgrid(grid[::4], torch.linspace(-40, 40, 801, dtype=torch.float64),
+                                indexing="ij")
+        cell = 4 * step * 0.1
+        blocks = torch.tensor([[True, False, True], [False, True, False]])
+        off = torch.stack([x0.flatten(), x1.flatten(), torch.zeros_like(x0.flatten())], dim=1)
+        at = torch.stack([torch.full((801,), 0.5), x1[0], torch.ones(801)], dim=1).double()
+        joint = sum(float(flow.factorized_log_prob(rows, torch.ones_like(rows, dtype=torch.bool),
+                                                   blocks).exp().sum()) * size
+                    for rows, size in [*((chunk, cell) for chunk in off.split(200_000)),
+                                       (at, 0.1)])
+    assert total == pytest.approx(1.0, abs=2e-3)
+    assert joint == pytest.approx(1.0, abs=5e-3)
+
+
+def test_draws_put_the_point_mass_at_its_chance():
+    """Drawn given x1, x0 is exactly at its point mass as often as the head
+    says, and off it the flow's draw (never at the mass)."""
+    flow = _point_mass_flow(seed=1)
+    n_draws = 20_000
+    rows = torch.tensor([[0.0, 0.7, 0.0]], dtype=torch.float64).expand(n_draws, 3)
+    conditioning = torch.tensor([False, True, False]).expand(n_draws, 3)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        draws, = flow.draws(rows, conditioning, ~conditioning,
+                            torch.rand(1, n_draws, generator=generator, dtype=torch.float64),
+                            torch.randn(1, n_draws, 3, generator=generator,
+                                        dtype=torch.float64),
+                            torch.rand(1, n_draws, 1, generator=generator, dtype=torch.float64))
+        chance = float(flow.point_mass_probabilities(rows[:1], conditioning[:1])[0, 0])
+    at = draws[:, 2] == 1.0
+    assert 0.05 < chance < 0.95
+    assert float(at.double().mean()) == pytest.approx(chance, abs=0.015)
+    assert bool((draws[at, 0] == 0.5).all()) and not bool((draws[~at, 0] == 0.5).any())
+
+
+def _zero_inflated(n, rng):
+    """A number, and an amount that is 0 more often where the number is low."""
+    x = rng.normal(size=n)
+    zero = rng.uniform(size=n) < 1 / (1 + np.exp(2 * x))
+    amount = np.where(zero, 0.0, np.exp(rng.normal(1 + 0.5 * x, 0.3)))
+    return np.c_[x, amount, x + rng.normal(0, 0.5, n)]
+
+
+def test_a_point_mass_is_modelled_drawn_and_scored():
+    """A zero-inflated column: its zero is found as a point mass, draws are
+    exactly 0 about as often as the hidden values are, the mean beats the
+    flow without the point mass, and the score counts the zero's
+    probability: rescaling the column shifts a row's score by -log c only
+    where the amount is observed off the mass."""
+    rng = np.random.RandomState(0)
+    X = _zero_inflated(1200, rng)
+    hidden = rng.uniform(size=X.shape) < 0.2
+    X_missing = np.where(hidden, np.nan, X)
+    settings = dict(n_layers=2, hidden_dims=(32,), max_epochs=40, random_state=0)
+    imputer = ACFlowImputer(**settings).fit(X_missing)
+    np.testing.assert_array_equal(imputer.point_mass_coordinates_, [1])
+    np.testing.assert_array_equal(imputer.point_mass_values_, [0.0])
+    gaps = hidden[:, 1]
+    draws = imputer.sample_imputations(X_missing, 10, random_state=0)[:, gaps, 1]
+    assert np.mean(draws == 0) == pytest.approx(np.mean(X[gaps, 1] == 0), abs=0.08)
+    assert (draws[draws != 0] > 0).all()
+    plain = ACFlowImputer(**settings, point_masses=False).fit(X_missing)
+    assert plain.point_mass_coordinates_.size == 0
+    errors = [np.sqrt(np.mean((model.set_params(point_estimate="mean").transform(X_missing)
+                               - X)[gaps, 1] ** 2)) for model in (imputer, plain)]
+    assert errors[0] < errors[1]
+    scaled = ACFlowImputer(**settings).fit(X_missing * [1.0, 10.0, 1.0])
+    difference = (scaled.score_samples(X_missing * [1.0, 10.0, 1.0])
+                  - imputer.score_samples(X_missing))
+    off_mass = ~hidden[:, 1] & (X[:, 1] != 0)
+    np.testing.assert_allclose(difference, -np.log(10.0) * off_mass, atol=1e-6)
+
+
+def test_point_masses_leave_columns_on_a_grid_and_self_masking_alone():
+    rng = np.random.RandomState(0)
+    X = _zero_inflated(300, rng)
+    X[:, 2] = np.where(rng.uniform(size=300) < 0.5, 0.0, rng.randint(1, 5, 300))   # counts
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    settings = dict(n_layers=2, hidden_dims=(8,), max_epochs=2, random_state=0)
+    np.testing.assert_array_equal(ACFlowImputer(**settings).fit(X).point_mass_coordinates_,
+                                  [1])
+    masked = ACFlowImputer(**settings, missing_mechanism="self-masking").fit(X)
+    assert masked.point_mass_coordinates_.size == 0
+
+
+def test_point_masses_keep_the_imputer_contract():
+    """With a point mass: observed entries come back bit for bit, nothing
+    leaves the training range, a pickled copy imputes the same, and
+    partial_fit finds the point mass in its first chunk and trains on."""
+    rng = np.random.RandomState(1)
+    X = _zero_inflated(400, rng)
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    settings = dict(n_layers=2, hidden_dims=(8,), max_epochs=3, random_state=0)
+    imputer = ACFlowImputer(**settings).fit(X)
+    filled = imputer.transform(X)
+    observed = ~np.isnan(X)
+    np.testing.assert_array_equal(filled[observed], X[observed])
+    assert (filled >= np.nanmin(X, 0)).all() and (filled <= np.nanmax(X, 0)).all()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(X), filled)
+    chunked = ACFlowImputer(**settings).partial_fit(X[:200]).partial_fit(X[200:])
+    np.testing.assert_array_equal(chunked.point_mass_coordinates_, [1])
+    assert len(chunked.history_["train_loss"]) == 2
+    assert not np.isnan(chunked.transform(X)).any()

@@ -122,16 +122,33 @@ class ArbitraryConditionalFlow(nn.Module):
         Draws the partitions.
     categorical : CategoricalHead or None, default=None
         The distribution of the categorical groups' targets.
+    point_masses : tuple of (sequence of int, sequence of int, sequence of float) or None
+        Numeric coordinates that hold a point mass (a value taken by many
+        rows, as a zero amount), their flag coordinates (1 where the value
+        is at the point mass, 0 elsewhere; each a group of ``categorical``)
+        and the values of the point masses. A value at its point mass is
+        never a target of the flow: the head gives the chance of the point
+        mass, the flow the density of the rest, so neither has to fit a
+        spike (a continuous density can only approach one by growing
+        without bound).
     """
 
     def __init__(self, n_features: int, n_layers: int, transformer: MonotoneTransformer,
                  hidden_dims: Sequence[int], n_components: int, activation: str = "relu",
-                 seed: int = 0, categorical: CategoricalHead | None = None) -> None:
+                 seed: int = 0, categorical: CategoricalHead | None = None,
+                 point_masses: tuple[Sequence[int], Sequence[int], Sequence[float]] | None = None
+                 ) -> None:
         super().__init__()
         self.n_features = n_features
         self.head = categorical
         self.register_buffer("categorical", torch.zeros(n_features, dtype=torch.bool)
                              if categorical is None else categorical.membership.any(0))
+        coordinates, flags, values = point_masses or ([], [], [])
+        self.register_buffer("mass_coordinates", torch.as_tensor(coordinates, dtype=torch.long))
+        self.register_buffer("mass_flags", torch.as_tensor(flags, dtype=torch.long))
+        self.register_buffer("mass_values", torch.as_tensor(values, dtype=torch.float64))
+        if self.mass_flags.numel() and not bool(self.categorical[self.mass_flags].all()):
+            raise ValueError("Every point mass's flag must be a group of the categorical head.")
         layers = [SubsetCoupling(partition, transformer, hidden_dims, activation)
                   for partition in alternating_partitions(n_layers, n_features, seed)]
         self.transform = Compose(*layers)
@@ -146,8 +163,13 @@ class ArbitraryConditionalFlow(nn.Module):
         conditioning entries alone (as in training, one network pass)."""
         if self.head is None:
             return self.numeric_log_prob(x, conditioning, target)
+        # The numbers are scored given the target categories, but not given
+        # the point masses' flags: a value off its point mass is learned
+        # with its flag absent (the two are split together).
+        given = target & self.categorical
+        given[:, self.mass_flags] = False
         return (self.categorical_log_prob(x, conditioning, target, chain)
-                + self.numeric_log_prob(x, conditioning | (target & self.categorical), target))
+                + self.numeric_log_prob(x, conditioning | given, target))
 
     def factorized_log_prob(self, x: Tensor, target: Tensor, first_blocks: Tensor) -> Tensor:
         """Per-row log-density of the ``target`` entries of ``x`` (nothing
@@ -188,7 +210,28 @@ class ArbitraryConditionalFlow(nn.Module):
     def numeric_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         """Per-row ``log p(numbers_target | x_conditioning)``: the flow's
         targets are the numeric ones; target categories are absent."""
-        return self._flow_log_prob(x, conditioning, target & ~self.categorical)
+        return self._flow_log_prob(x, conditioning,
+                                   target & ~self.categorical & ~self.at_point_masses(x))
+
+    def at_point_masses(self, x: Tensor) -> Tensor:
+        """(n, d) bool: the coordinates of ``x`` at their point mass, as
+        their flags say."""
+        at = torch.zeros_like(x, dtype=torch.bool)
+        at[:, self.mass_coordinates] = x[:, self.mass_flags] > 0.5
+        return at
+
+    def with_point_masses(self, x: Tensor, at: Tensor) -> Tensor:
+        """``x`` with the value of its point mass at every entry of ``at``."""
+        values = torch.zeros_like(x)
+        values[:, self.mass_coordinates] = self.mass_values.to(x.dtype)
+        return torch.where(at, values, x)
+
+    def point_mass_probabilities(self, x: Tensor, conditioning: Tensor) -> Tensor:
+        """(n, n_point_masses): the chance that each point mass's coordinate
+        is at it, given the ``conditioning`` entries of ``x``."""
+        flags = self.head.membership[:, self.mass_flags].float().argmax(0).tolist()
+        log_probabilities = self.head.log_probabilities(x, conditioning)
+        return torch.stack([log_probabilities[group][:, 1].exp() for group in flags], dim=1)
 
     def _flow_log_prob(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         context = subset_context(x, conditioning, target)
@@ -260,7 +303,16 @@ class ArbitraryConditionalFlow(nn.Module):
         for uniform, row_noise, row_categories in zip(uniforms, noise, category_uniforms,
                                                       strict=True):
             drawn, known = self.draw_categories(x, conditioning, target, row_categories)
-            yield flow_draw(drawn, numeric_target, prepared(drawn, known, numeric_target),
+            # A value drawn at its point mass is set there and conditioned on;
+            # one drawn off it is drawn by the flow with its flag absent, as
+            # the flow learned it (a flag and its value are split together).
+            at = self.at_point_masses(drawn) & numeric_target
+            off = torch.zeros_like(known)
+            off[:, self.mass_flags] = (target[:, self.mass_flags]
+                                       & ~at[:, self.mass_coordinates])
+            drawn, known = self.with_point_masses(drawn, at), (known | at) & ~off
+            row_target = numeric_target & ~at
+            yield flow_draw(drawn, row_target, prepared(drawn, known, row_target),
                             uniform, row_noise)
 
 

@@ -237,7 +237,7 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         imputed = X_modelled.copy()
         if (~observed_modelled).any():
             X_scaled = self._scaled(X_modelled, observed_modelled)
-            estimate = self.codec_.unstandardize(impute(X_scaled, observed_modelled))
+            estimate = self._in_units(impute(X_scaled, observed_modelled))
             estimate = np.clip(estimate, *self._imputation_range())
             imputed[~observed_modelled] = estimate[~observed_modelled]
         output = np.zeros_like(X)
@@ -246,6 +246,10 @@ class BaseFlowImputer(TransformerMixin, BaseFlowEstimator):
         output[:, constant] = np.where(observed[:, constant], X[:, constant],
                                        self.constant_values_)
         return output
+
+    def _in_units(self, Z: np.ndarray) -> np.ndarray:
+        """Estimates of the modelled columns, standardized -> the table's units."""
+        return self.codec_.unstandardize(Z)
 
     def _validate_draw_request(self, X, n_imputations) -> tuple[np.ndarray, np.ndarray, object]:
         """The checks of ``sample_imputations``: fitted, a positive number of

@@ -63,6 +63,25 @@ RESAMPLING_DRAWS = 16
 NARROW_HIDDEN_DIMS = (64, 64)
 WIDE_HIDDEN_DIMS = (256, 256)
 WIDE_FROM_ROWS = 10_000
+#: ``point_masses``: the share of a continuous column's observed entries one
+#: value must hold to be modelled as a point mass.
+POINT_MASS_SHARE = 0.1
+
+
+def find_point_masses(values: np.ndarray, observed: np.ndarray, candidates: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``candidates`` coordinates one of whose values holds at least
+    :data:`POINT_MASS_SHARE` of the observed entries while others remain,
+    and that value of each."""
+    coordinates, masses = [], []
+    for coordinate in np.asarray(candidates, dtype=int):
+        levels, counts = np.unique(values[observed[:, coordinate], coordinate],
+                                   return_counts=True)
+        if levels.size < 2 or counts.max() < POINT_MASS_SHARE * counts.sum():
+            continue
+        coordinates.append(coordinate)
+        masses.append(levels[counts.argmax()])
+    return np.array(coordinates, dtype=int), np.array(masses, dtype=float)
 
 
 def random_split(observed: Tensor, generator: torch.Generator,
@@ -221,6 +240,20 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         most its width on either side. It is an assumption: under MCAR or
         MAR the models can pick up slopes that move the imputations
         wrongly (user guide).
+    point_masses : bool, default=True
+        Model a value that holds at least a tenth of a continuous column's
+        observed entries (:data:`POINT_MASS_SHARE`; a zero amount, a
+        default, a cap) as a point mass: a flag of whether the value is at
+        it, a choice given by the categorical head, and the flow's density
+        for the values off it. A continuous density can only approach a
+        spike by growing without bound there, which distorts the rest of
+        the fit, and its draws land near the value rather than on it; with
+        the point mass, draws put the value exactly there at the chance the
+        head gives, the conditional mean is ``P * mass + (1 - P) * mean off
+        it``, and :meth:`score_samples` counts the value's probability.
+        Columns on a grid (counts, ratings), which are dequantized instead,
+        are left alone, as are all columns under
+        ``missing_mechanism="self-masking"``.
     {training}
     {imputer}
     {table}
@@ -245,13 +278,16 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         and ``"categories_validation_loss"``).
     n_iter_ : int
         Epochs run.
-    mean_noise_ : ndarray of shape (n_mean_draws, n_modelled_features)
+    mean_noise_ : ndarray of shape (n_mean_draws, n_modelled_features + n_point_masses)
         The base noise of the conditional mean's draws, in antithetic pairs
         (``n_mean_draws`` is ``n_draws`` rounded up to an even number).
     missingness_coef_, missingness_intercept_ : ndarray of shape (n_modelled_features,) or None
         The self-masking model of each modelled column (standardized
         units; 0 and 0 for a column without gaps and for categories); None
         with ``missing_mechanism="mar"``.
+    point_mass_coordinates_, point_mass_values_ : ndarray of shape (n_point_masses,)
+        The modelled columns that hold a point mass (indices among the
+        modelled coordinates), and its value in the table's units.
     mean_uniforms_ : ndarray of shape (n_mean_draws,)
         Where each of those draws falls in the mixture's cumulative weights
         (one stratum of the cumulative weights per draw; the two draws of a
@@ -287,6 +323,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "averaging_epochs": [Interval(Real, 0, None, closed="neither"), None],
         "n_score_splits": [Interval(Integral, 0, None, closed="left")],
         "missing_mechanism": [StrOptions({"mar", "self-masking"})],
+        "point_masses": ["boolean"],
     }
 
     #: float32 by default: the networks impute as well trained in float32 as
@@ -299,6 +336,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "transformer": "affine", "n_bins": 8, "n_components": 8, "n_draws": 6,
         "point_estimate": "blend", "sample_posterior": False, "dequantize": True,
         "averaging_epochs": 10.0, "n_score_splits": 32, "missing_mechanism": "mar",
+        "point_masses": True,
         "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
         "validation_fraction": 0.0, "n_iter_no_change": 20, "tol": 1e-4,
@@ -309,15 +347,77 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     def _new_module(self, seed: int) -> ArbitraryConditionalFlow:
         transformer = (RationalQuadraticSpline(self.n_bins) if self.transformer == "spline"
                        else AffineTransformer())
-        n_features = self.modelled_features_.size
+        n_features = self._n_coordinates()
         coordinates, levels = self._category_groups()
+        flags = self.modelled_features_.size + np.arange(self.point_mass_coordinates_.size)
+        coordinates += [np.array([flag]) for flag in flags]
+        levels += [np.array([[0.0], [1.0]])] * flags.size
         head = (CategoricalHead(n_features, coordinates, [torch.as_tensor(table)
                                                           for table in levels],
                                 self.hidden_dims_, self.activation) if coordinates else None)
         return ArbitraryConditionalFlow(
             n_features, self.n_layers, transformer, self.hidden_dims_, self.n_components,
             self.activation, seed, head,
+            (self.point_mass_coordinates_, flags, self._standardized_masses()),
         ).to(device=self.device_, dtype=self.dtype_)
+
+    def _n_coordinates(self) -> int:
+        """The flow's coordinates: the modelled ones, then a flag per point mass."""
+        return self.modelled_features_.size + self.point_mass_coordinates_.size
+
+    def _find_point_masses(self, X_scaled: np.ndarray, observed: np.ndarray) -> None:
+        """Set ``point_mass_coordinates_`` and ``point_mass_values_``: with
+        ``point_masses`` (and missingness at random), the continuous numeric
+        columns (not a category's, not on a grid) that hold a point mass."""
+        candidates = np.zeros(0, dtype=int)
+        if self.point_masses and self.missing_mechanism == "mar":
+            continuous = self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan)) == 0
+            for members in self._category_groups()[0]:
+                continuous[members] = False
+            candidates = np.flatnonzero(continuous)
+        self.point_mass_coordinates_, masses = find_point_masses(
+            self._model_values(X_scaled, observed), observed, candidates)
+        # In the table's units, exactly where the value is an end of the
+        # column's range (a zero amount, a cap), as standardizing rounds.
+        columns, codec = self.point_mass_coordinates_, self.codec_
+        values = codec.unstandardize(np.zeros(X_scaled.shape[1]))[columns] + (
+            masses * codec.scale_[columns])
+        for end in (codec.data_min_[columns], codec.data_max_[columns]):
+            values = np.where(np.abs(values - end) <= 1e-9 * codec.scale_[columns], end, values)
+        self.point_mass_values_ = values
+
+    def _standardized_masses(self) -> np.ndarray:
+        """The point masses' values in standardized units."""
+        columns = self.point_mass_coordinates_
+        return ((self.point_mass_values_ - self.codec_.location_[columns])
+                / self.codec_.scale_[columns])
+
+    def _in_units(self, Z: np.ndarray) -> np.ndarray:
+        """As the base class, with estimates at a point mass set to its
+        value exactly (the draws put them there up to rounding)."""
+        X = super()._in_units(Z)
+        columns = self.point_mass_coordinates_
+        at = np.abs(Z[:, columns] - self._standardized_masses()) < 1e-6
+        X[:, columns] = np.where(at, self.point_mass_values_, X[:, columns])
+        return X
+
+    def _model_inputs(self, X_scaled: np.ndarray, observed: np.ndarray
+                      ) -> tuple[Tensor, Tensor]:
+        """The flow's values and observed mask: the model coordinates, then
+        each point mass's flag (1 where its value is at it), observed where
+        the value is."""
+        values = self._model_values(X_scaled, observed)
+        columns = self.point_mass_coordinates_
+        flags = ((np.abs(values[:, columns] - self._standardized_masses()) < 1e-9)
+                 & observed[:, columns])
+        return (self._to_tensor(np.concatenate([values, flags], axis=1)),
+                torch.as_tensor(np.concatenate([observed, observed[:, columns]], axis=1),
+                                device=self.device_))
+
+    def _from_model(self, values: Tensor) -> np.ndarray:
+        """The flow's coordinates -> standardized modelled columns (flags dropped)."""
+        values = values[:, : self.modelled_features_.size]
+        return self.codec_.from_model(values.to("cpu", torch.float64).numpy())
 
     def _make_codec(self) -> ColumnCodec:
         return ColumnCodec(constant_columns="unit-scale",
@@ -356,22 +456,23 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                              "flow's draws can be weighted by the missingness model. Use "
                              "'blend' or 'mean'.")
         self.hidden_dims_ = self._resolve_hidden_dims(X_scaled.shape[0])
+        self._find_point_masses(X_scaled, observed)
         self.module_, self.optimizer_ = self._new_module(seed), None
         numeric = ~self.module_.categorical
         self.regressor_ = (ConditionalMeanRegressor(
-            self.modelled_features_.size,
+            self._n_coordinates(),
             WIDE_HIDDEN_DIMS if X_scaled.shape[0] > WIDE_FROM_ROWS else REGRESSION_HIDDEN_DIMS,
             self.activation
         ).to(device=self.device_, dtype=self.dtype_)
             if self.point_estimate != "mean" and bool(numeric.any()) else None)
         widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
                   if self.dequantize else np.zeros(X_scaled.shape[1]))
-        widths[self.module_.categorical.cpu().numpy()] = 0.0   # categories are choices
+        widths[self.module_.categorical[: widths.size].cpu().numpy()] = 0.0   # choices
         self.dequantization_widths_ = widths
         rng = np.random.RandomState(seed)
         self._split_seed_ = int(rng.randint(2**31))   # first: n_draws leaves training alone
         n_pairs = -(-self.n_draws // 2)
-        noise = rng.standard_normal((n_pairs, X_scaled.shape[1]))
+        noise = rng.standard_normal((n_pairs, self._n_coordinates()))
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = (np.arange(2 * n_pairs) + 0.5) / (2 * n_pairs)
 
@@ -387,12 +488,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         columns = (np.arange(self.modelled_features_.size) if self.table_ is None
                    else np.unique(self.table_.coordinate_columns_[self.modelled_features_],
                                   return_inverse=True)[1])
+        # A point mass's flag goes with its value: both conditioning or both targets.
+        columns = np.concatenate([columns, columns[self.point_mass_coordinates_]])
         return torch.as_tensor(columns, device=self.device_)
 
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
         self._start_model(X_scaled, observed, seed)
-        values = self._to_tensor(self._model_values(X_scaled, observed))
-        observed_tensor = torch.as_tensor(observed, device=self.device_)
+        values, observed_tensor = self._model_inputs(X_scaled, observed)
         self._fit_module(self.module_, self._loss(self._split_seed_, "numbers"),
                          *self._training_split(values, observed_tensor, seed,
                                                self.validation_fraction),
@@ -526,7 +628,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         """Uniform noise over each discrete column's grid cell, or None."""
         if not self.dequantization_widths_.any():
             return None
-        widths = self._to_tensor(self.dequantization_widths_)
+        widths = self._to_tensor(np.concatenate([self.dequantization_widths_,
+                                                 np.zeros(self.point_mass_coordinates_.size)]))
 
         def add_noise(batch: Tensor, generator: torch.Generator) -> Tensor:
             uniform = torch.rand(batch.shape, generator=generator, dtype=batch.dtype)
@@ -564,14 +667,14 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             self.history_, self.n_iter_ = {"train_loss": [], "validation_loss": []}, 0
         else:
             X_scaled, observed = self._modelled_input(X)
-        values = self._to_tensor(self._model_values(X_scaled, observed))
+        values, observed_tensor = self._model_inputs(X_scaled, observed)
         config = self._training_config(type(self).__name__, values.shape[0])
         if getattr(self, "optimizer_", None) is None:   # one Adam, disjoint parameters
             self.optimizer_ = make_optimizer(nn.ModuleList(
                 [module for module in (self.module_, self.regressor_) if module is not None]),
                 config)
         epoch_seed = self._split_seed_ + 2 * self.n_iter_   # batch order, then splits
-        data = (values, torch.as_tensor(observed, device=self.device_))
+        data = (values, observed_tensor)
         loss = run_epoch(self.module_, self._loss(epoch_seed + 1), data, self.optimizer_,
                          config.batch_size, config.clip_grad_norm,
                          torch.Generator().manual_seed(epoch_seed),
@@ -603,8 +706,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         given them; without, only the numbers are drawn, given the observed
         entries."""
         module = self.module_
-        values = self._to_tensor(self._model_values(X_scaled, observed))
-        conditioning = torch.as_tensor(observed, device=self.device_)
+        values, conditioning = self._model_inputs(X_scaled, observed)
         n_draws, n_rows = uniforms.shape[0], values.shape[0]
         slopes = (None if self.missingness_coef_ is None
                   else self._to_tensor(self.missingness_coef_))
@@ -614,8 +716,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             for draw in module.draws(values, conditioning, ~conditioning,
                                      uniforms.expand(n_draws, n_rows),
                                      noise.expand(n_draws, *values.shape), category_uniforms):
-                draws.append(self._clip_standardized(
-                    self.codec_.from_model(draw.to("cpu", torch.float64).numpy())))
+                draws.append(self._clip_standardized(self._from_model(draw)))
                 if slopes is not None:
                     log_weights.append((draw * slopes * gaps).sum(1))
         return np.stack(draws), (torch.stack(log_weights).to("cpu", torch.float64).numpy()
@@ -637,7 +738,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         n_candidates = n_draws * per_draw
         uniforms = torch.rand(n_candidates, n_rows, generator=generator, dtype=self.dtype_,
                               device=self.device_)
-        noise = torch.randn(n_candidates, n_rows, n_columns, generator=generator,
+        noise = torch.randn(n_candidates, n_rows, self._n_coordinates(), generator=generator,
                             dtype=self.dtype_, device=self.device_)
         head = self.module_.head
         category_uniforms = None if head is None else torch.rand(
@@ -663,15 +764,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             generator = make_generator(draw_seed(self.random_state), self.device_)
             return self._random_draws(X_scaled, observed, 1, generator)[0]
         imputed = self._point_numbers(X_scaled, observed)
-        categorical = self.module_.categorical.cpu().numpy()
+        categorical = self.module_.categorical[: imputed.shape[1]].cpu().numpy()
         if categorical.any():
-            values = self._to_tensor(self._model_values(X_scaled, observed))
-            conditioning = torch.as_tensor(observed, device=self.device_)
+            values, conditioning = self._model_inputs(X_scaled, observed)
             with torch.no_grad():
                 modes = self.module_.most_probable_categories(values, conditioning,
                                                               ~conditioning)
-            imputed[:, categorical] = self.codec_.from_model(
-                modes.to("cpu", torch.float64).numpy())[:, categorical]
+            imputed[:, categorical] = self._from_model(modes)[:, categorical]
         return imputed
 
     def _point_numbers(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -684,7 +783,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         draws, log_weights = self._draws(X_scaled, observed,
                                          self._to_tensor(self.mean_uniforms_)[:, None],
                                          self._to_tensor(self.mean_noise_)[:, None])
-        unweighted = draws.mean(0)
+        unweighted = self._with_point_masses(draws.mean(0), X_scaled, observed)
         mean = (unweighted if self.missingness_coef_ is None
                 else np.einsum("kn,knd->nd", softmax(log_weights, axis=0), draws))
         if regressor is None:
@@ -693,13 +792,30 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         # flow's, and the self-masking model's shift of the flow's.
         return mean + (self._regression(X_scaled, observed) - unweighted) / 2
 
+    def _with_point_masses(self, mean: np.ndarray, X_scaled: np.ndarray,
+                           observed: np.ndarray) -> np.ndarray:
+        """The flow's conditional mean from ``mean``, its draws' average
+        (standardized units), where columns hold point masses: there the
+        draws are of the values off the point mass, and the mean is
+        ``P(at it) * its value + (1 - P) * mean``, with ``P`` from the head."""
+        columns = self.point_mass_coordinates_
+        if not columns.size:
+            return mean
+        values, conditioning = self._model_inputs(X_scaled, observed)
+        with torch.no_grad():
+            chance = self.module_.point_mass_probabilities(values, conditioning)
+        chance = chance.to("cpu", torch.float64).numpy()
+        mean = mean.copy()
+        mean[:, columns] = (chance * self._standardized_masses()
+                            + (1 - chance) * mean[:, columns])
+        return mean
+
     def _regression(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The regressor's prediction of every entry, clipped as a draw."""
-        values = self._to_tensor(self._model_values(X_scaled, observed))
+        values, conditioning = self._model_inputs(X_scaled, observed)
         with torch.no_grad():
-            prediction = self.regressor_(values, torch.as_tensor(observed, device=self.device_))
-        return self._clip_standardized(
-            self.codec_.from_model(prediction.to("cpu", torch.float64).numpy()))
+            prediction = self.regressor_(values, conditioning)
+        return self._clip_standardized(self._from_model(prediction))
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several completions of ``X`` exactly from ``p(x_mis | x_obs)``.
@@ -747,15 +863,24 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         log_likelihood : ndarray of shape (n_samples,)
         """
         X_scaled, observed = self._modelled_input(X)
-        log_scale = np.log(self.codec_.scale_) * ~self.module_.categorical.cpu().numpy()
-
+        n_modelled = X_scaled.shape[1]
+        # A value at its point mass is a probability (its flag's), not a density.
+        continuous = ~self.module_.categorical[:n_modelled].cpu().numpy()
+        continuous[self.point_mass_coordinates_] = False
+        values, target = self._model_inputs(X_scaled, observed)
+        at_mass = self.module_.at_point_masses(values)[:, :n_modelled].cpu().numpy()
+        values = values.cpu().numpy()
+        values[:, :n_modelled] = X_scaled   # scored as given, not clipped to the range
         blocks = self._score_blocks()
 
         def log_likelihood(values: Tensor, target: Tensor) -> Tensor:
             return self.module_.factorized_log_prob(values, target, blocks)
 
-        scores = self._map_chunks(log_likelihood, X_scaled, observed)
-        return scores - observed @ log_scale
+        scores = self._map_chunks(log_likelihood, values, target.cpu().numpy())
+        off_mass = observed & ~at_mass
+        return (scores - observed @ (np.log(self.codec_.scale_) * continuous)
+                - off_mass[:, self.point_mass_coordinates_]
+                @ np.log(self.codec_.scale_[self.point_mass_coordinates_]))
 
     def _score_blocks(self) -> Tensor:
         """The first blocks of :meth:`score_samples`' factorizations,
