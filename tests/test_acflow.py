@@ -208,6 +208,22 @@ def test_a_mixed_joint_sums_and_integrates_to_one():
     assert factorized == pytest.approx(1.0, abs=2e-3)
 
 
+def _one_draw_per_row(flow, rows, conditioning):
+    """One draw of each row's non-conditioning entries, categories first,
+    from randomness seeded at 0."""
+    generator = torch.Generator().manual_seed(0)
+    n_rows, n_features = rows.shape
+
+    def uniform(*shape):
+        return torch.rand(*shape, generator=generator, dtype=torch.float64)
+
+    draws, = flow.draws(rows, conditioning, ~conditioning, uniform(1, n_rows),
+                        torch.randn(1, n_rows, n_features, generator=generator,
+                                    dtype=torch.float64),
+                        uniform(1, n_rows, flow.head.n_groups))
+    return draws
+
+
 def test_categorical_draws_follow_the_chained_probabilities():
     """Draws of the category and the flag given the number: their joint
     frequencies match p(category | number) p(flag | number, category), and
@@ -216,13 +232,8 @@ def test_categorical_draws_follow_the_chained_probabilities():
     n_draws = 40_000
     rows = _mixed_rows(torch.full((n_draws,), 0.3, dtype=torch.float64), 0, 0, levels)
     conditioning = torch.tensor([True, False, False, False, False]).expand_as(rows)
-    generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        draws, = flow.draws(rows, conditioning, ~conditioning,
-                            torch.rand(1, n_draws, generator=generator, dtype=torch.float64),
-                            torch.randn(1, n_draws, 5, generator=generator,
-                                        dtype=torch.float64),
-                            torch.rand(1, n_draws, 2, generator=generator, dtype=torch.float64))
+        draws = _one_draw_per_row(flow, rows, conditioning)
         expected = torch.zeros(3, 2, dtype=torch.float64)
         for category in range(3):
             for flag in range(2):
@@ -601,13 +612,8 @@ def test_draws_put_the_point_mass_at_its_chance():
     n_draws = 20_000
     rows = torch.tensor([[0.0, 0.7, 0.0]], dtype=torch.float64).expand(n_draws, 3)
     conditioning = torch.tensor([False, True, False]).expand(n_draws, 3)
-    generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        draws, = flow.draws(rows, conditioning, ~conditioning,
-                            torch.rand(1, n_draws, generator=generator, dtype=torch.float64),
-                            torch.randn(1, n_draws, 3, generator=generator,
-                                        dtype=torch.float64),
-                            torch.rand(1, n_draws, 1, generator=generator, dtype=torch.float64))
+        draws = _one_draw_per_row(flow, rows, conditioning)
         chance = float(flow.point_mass_probabilities(rows[:1], conditioning[:1])[0, 0])
     at = draws[:, 2] == 1.0
     assert 0.05 < chance < 0.95

@@ -365,13 +365,15 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         """The flow's coordinates: the modelled ones, then a flag per point mass."""
         return self.modelled_features_.size + self.point_mass_coordinates_.size
 
-    def _find_point_masses(self, X_scaled: np.ndarray, observed: np.ndarray) -> None:
+    def _find_point_masses(self, X_scaled: np.ndarray, observed: np.ndarray,
+                           lattice_widths: np.ndarray) -> None:
         """Set ``point_mass_coordinates_`` and ``point_mass_values_``: with
         ``point_masses`` (and missingness at random), the continuous numeric
-        columns (not a category's, not on a grid) that hold a point mass."""
+        columns (not a category's, not on a grid: ``lattice_widths`` 0) that
+        hold a point mass."""
         candidates = np.zeros(0, dtype=int)
         if self.point_masses and self.missing_mechanism == "mar":
-            continuous = self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan)) == 0
+            continuous = lattice_widths == 0
             for members in self._category_groups()[0]:
                 continuous[members] = False
             candidates = np.flatnonzero(continuous)
@@ -380,8 +382,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         # In the table's units, exactly where the value is an end of the
         # column's range (a zero amount, a cap), as standardizing rounds.
         columns, codec = self.point_mass_coordinates_, self.codec_
-        values = codec.unstandardize(np.zeros(X_scaled.shape[1]))[columns] + (
-            masses * codec.scale_[columns])
+        values = codec.location_[columns] + masses * codec.scale_[columns]
         for end in (codec.data_min_[columns], codec.data_max_[columns]):
             values = np.where(np.abs(values - end) <= 1e-9 * codec.scale_[columns], end, values)
         self.point_mass_values_ = values
@@ -456,7 +457,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                              "flow's draws can be weighted by the missingness model. Use "
                              "'blend' or 'mean'.")
         self.hidden_dims_ = self._resolve_hidden_dims(X_scaled.shape[0])
-        self._find_point_masses(X_scaled, observed)
+        lattice_widths = self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
+        self._find_point_masses(X_scaled, observed, lattice_widths)
         self.module_, self.optimizer_ = self._new_module(seed), None
         numeric = ~self.module_.categorical
         self.regressor_ = (ConditionalMeanRegressor(
@@ -465,8 +467,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             self.activation
         ).to(device=self.device_, dtype=self.dtype_)
             if self.point_estimate != "mean" and bool(numeric.any()) else None)
-        widths = (self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
-                  if self.dequantize else np.zeros(X_scaled.shape[1]))
+        widths = lattice_widths.copy() if self.dequantize else np.zeros(X_scaled.shape[1])
         widths[self.module_.categorical[: widths.size].cpu().numpy()] = 0.0   # choices
         self.dequantization_widths_ = widths
         rng = np.random.RandomState(seed)
@@ -864,11 +865,10 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         """
         X_scaled, observed = self._modelled_input(X)
         n_modelled = X_scaled.shape[1]
-        # A value at its point mass is a probability (its flag's), not a density.
-        continuous = ~self.module_.categorical[:n_modelled].cpu().numpy()
-        continuous[self.point_mass_coordinates_] = False
+        numeric = ~self.module_.categorical[:n_modelled].cpu().numpy()
         values, target = self._model_inputs(X_scaled, observed)
-        at_mass = self.module_.at_point_masses(values)[:, :n_modelled].cpu().numpy()
+        # A value at its point mass is a probability (its flag's), not a density.
+        densities = observed & ~self.module_.at_point_masses(values)[:, :n_modelled].cpu().numpy()
         values = values.cpu().numpy()
         values[:, :n_modelled] = X_scaled   # scored as given, not clipped to the range
         blocks = self._score_blocks()
@@ -877,10 +877,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             return self.module_.factorized_log_prob(values, target, blocks)
 
         scores = self._map_chunks(log_likelihood, values, target.cpu().numpy())
-        off_mass = observed & ~at_mass
-        return (scores - observed @ (np.log(self.codec_.scale_) * continuous)
-                - off_mass[:, self.point_mass_coordinates_]
-                @ np.log(self.codec_.scale_[self.point_mass_coordinates_]))
+        return scores - densities @ (np.log(self.codec_.scale_) * numeric)
 
     def _score_blocks(self) -> Tensor:
         """The first blocks of :meth:`score_samples`' factorizations,
