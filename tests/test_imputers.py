@@ -175,6 +175,14 @@ def test_pickle_round_trip(correlated, fitted):
                                   fitted.transform(X))
 
 
+def test_every_fitted_torch_module_moves_with_the_pickle(fitted):
+    """A model fitted on a GPU loads on a machine without one only if every
+    fitted module is moved to the CPU when pickled."""
+    modules = {name for name, value in vars(fitted).items()
+               if name.endswith("_") and isinstance(value, torch.nn.Module)}
+    assert modules <= set(type(fitted)._module_attributes)
+
+
 # ---------------------------------------------------------------- bad input
 def test_infinite_values_are_rejected(make, correlated):
     X = correlated.copy()

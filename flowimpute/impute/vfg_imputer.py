@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -224,6 +225,8 @@ class VFGImputer(BaseFlowImputer):
     >>> np.isnan(imputer.fit_transform(X)).any()
     np.False_
     """
+
+    _module_attributes: ClassVar[tuple[str, ...]] = ("module_", "section_gaussian_")
 
     _parameter_constraints: dict = {
         **BaseFlowImputer._parameter_constraints,
