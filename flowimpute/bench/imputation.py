@@ -104,6 +104,11 @@ def imputers(seed: int, epochs: int | None,
     em_cap = {} if epochs is None else {"em_epochs": min(epochs, _DEFAULT_EM_EPOCHS)}
     return {
         "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
+        "ACFlowImputer(no mixture)": lambda: ACFlowImputer(
+            n_mixture_components=0, device=device, random_state=seed, **cap),
+        "ACFlowImputer(self-masking, no mixture)": lambda: ACFlowImputer(
+            missing_mechanism="self-masking", n_mixture_components=0, device=device,
+            random_state=seed, **cap),
         "ACFlowImputer(self-masking)": lambda: ACFlowImputer(
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "ACFlowImputer(self-masking, 32 draws)": lambda: ACFlowImputer(
@@ -147,11 +152,14 @@ def imputers(seed: int, epochs: int | None,
 #: Methods that assume missingness not at random: run in MNAR settings only,
 #: unless named in ``methods``.
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-masking)",
-                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, 32 draws)",
+                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, no mixture)",
+                       "ACFlowImputer(self-masking, 32 draws)",
                        "VFGImputer(self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
-NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(self-masking, 32 draws)",
+NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(no mixture)",
+                        "ACFlowImputer(self-masking, no mixture)",
+                        "ACFlowImputer(self-masking, 32 draws)",
                         "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",
                         "VFGImputer(latent_dim=4, 6 couplings)", "VFGImputer(paper)"})

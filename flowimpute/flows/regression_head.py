@@ -26,19 +26,27 @@ class ConditionalMeanRegressor(nn.Module):
         Coordinates of a row.
     hidden_dims : sequence of int
     activation : str, default="relu"
+    n_context : int, default=0
+        Width of a context computed from the split and read beside it (for
+        example :class:`~flowimpute.flows.mixture_context.MixtureConditionalMean`).
     """
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int],
-                 activation: str = "relu") -> None:
+                 activation: str = "relu", n_context: int = 0) -> None:
         super().__init__()
-        self.network = make_mlp(2 * n_features, hidden_dims, n_features, activation)
+        self.network = make_mlp(2 * n_features + n_context, hidden_dims, n_features,
+                                activation)
 
-    def forward(self, x: Tensor, conditioning: Tensor) -> Tensor:
+    def forward(self, x: Tensor, conditioning: Tensor, context: Tensor | None = None
+                ) -> Tensor:
         """The predicted value of every coordinate given the ``conditioning``
-        entries of ``x`` (the conditioning ones are predicted too)."""
+        entries of ``x`` (the conditioning ones are predicted too) and the
+        split's ``context``, if the regressor reads one."""
         conditioning = conditioning.to(x.dtype)
-        return self.network(torch.cat([x * conditioning, conditioning], dim=1))
+        inputs = [x * conditioning, conditioning] + ([] if context is None else [context])
+        return self.network(torch.cat(inputs, dim=1))
 
-    def squared_error(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
+    def squared_error(self, x: Tensor, conditioning: Tensor, target: Tensor,
+                      context: Tensor | None = None) -> Tensor:
         """Summed squared error of the ``target`` entries of ``x``."""
-        return ((self(x, conditioning) - x).pow(2) * target.to(x.dtype)).sum()
+        return ((self(x, conditioning, context) - x).pow(2) * target.to(x.dtype)).sum()
