@@ -106,9 +106,6 @@ def imputers(seed: int, epochs: int | None,
         "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
         "ACFlowImputer(no mixture)": lambda: ACFlowImputer(
             n_mixture_components=0, device=device, random_state=seed, **cap),
-        "ACFlowImputer(self-masking, no mixture)": lambda: ACFlowImputer(
-            missing_mechanism="self-masking", n_mixture_components=0, device=device,
-            random_state=seed, **cap),
         "ACFlowImputer(self-masking)": lambda: ACFlowImputer(
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "ACFlowImputer(self-masking, 32 draws)": lambda: ACFlowImputer(
@@ -152,13 +149,11 @@ def imputers(seed: int, epochs: int | None,
 #: Methods that assume missingness not at random: run in MNAR settings only,
 #: unless named in ``methods``.
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-masking)",
-                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, no mixture)",
-                       "ACFlowImputer(self-masking, 32 draws)",
+                       "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, 32 draws)",
                        "VFGImputer(self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
 NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(no mixture)",
-                        "ACFlowImputer(self-masking, no mixture)",
                         "ACFlowImputer(self-masking, 32 draws)",
                         "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",

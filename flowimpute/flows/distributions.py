@@ -4,13 +4,12 @@ learned mixture of Gaussians."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor, nn
+
+from ..inference.gaussian_mixture import kmeans_labels
 
 
 class _FixedDistribution:
@@ -110,10 +109,7 @@ class GaussianMixtureBase(nn.Module):
             raise ValueError(f"A mixture base of {n_components} components needs at least "
                              f"{n_components} training rows, got {z.shape[0]}.")
         points = z.detach().to("cpu", torch.float64).numpy()
-        with warnings.catch_warnings():
-            # Fewer distinct rows than components: handled below (empty clusters).
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = KMeans(n_components, n_init=3, random_state=seed).fit_predict(points)
+        labels = kmeans_labels(points, n_components, seed)   # empty clusters: below
         counts = np.bincount(labels, minlength=n_components)
         means = np.tile(points.mean(0), (n_components, 1))
         scales = np.tile(points.std(0), (n_components, 1))

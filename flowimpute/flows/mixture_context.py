@@ -26,9 +26,9 @@ from torch import Tensor, nn
 
 from ..inference.gaussian_mixture import IncompleteGaussianMixture
 
-#: EM iterations of the mixture's fit (the imputations it informs stop
-#: moving after about 25 on the benchmark tables; each costs a batched
-#: Cholesky factorization per row and component).
+#: EM iterations of the mixture's fit (each costs a batched Cholesky
+#: factorization per row and component; the user guide has the count's
+#: measurement).
 EM_ITERATIONS = 25
 #: Exponents closer than this to the singular values (0 for nonnegative
 #: entries, 2 for negative ones) use the transform's logarithmic limit.

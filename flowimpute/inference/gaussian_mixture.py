@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -28,6 +29,15 @@ from torch import Tensor, nn
 
 #: Rows per batched solve (each holds n_components covariances).
 CHUNK_ROWS = 512
+
+
+def kmeans_labels(points: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+    """The k-means cluster of each row of ``points``, where a mixture's
+    components start (three restarts; with fewer distinct rows than
+    clusters some stay empty, without a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return KMeans(n_clusters, n_init=3, random_state=seed).fit_predict(points)
 
 
 class IncompleteGaussianMixture(nn.Module):
@@ -92,10 +102,7 @@ class IncompleteGaussianMixture(nn.Module):
         n_rows, n_components = filled.shape[0], self.n_components
         if n_components == 1:
             return filled.new_ones(n_rows, 1)
-        with warnings.catch_warnings():   # fewer distinct rows than components
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = KMeans(n_components, n_init=3, random_state=seed).fit_predict(
-                filled.cpu().double().numpy())
+        labels = kmeans_labels(filled.cpu().double().numpy(), n_components, seed)
         labels = torch.as_tensor(labels, dtype=torch.long, device=filled.device)
         return nn.functional.one_hot(labels, n_components).to(filled.dtype)
 
