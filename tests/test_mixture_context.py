@@ -8,7 +8,8 @@ import torch
 from sklearn.preprocessing import PowerTransformer
 
 from flowimpute import ACFlowImputer
-from flowimpute.flows.mixture_context import MixtureConditionalMean, yeo_johnson
+from flowimpute.flows.mixture_context import MixtureConditionalMean
+from flowimpute.inference.mixture_copula import yeo_johnson
 
 
 @pytest.mark.parametrize("exponent", [-1.0, 0.0, 1e-10, 0.5, 1.0, 2.0, 2.0 + 1e-10, 3.0])

@@ -10,44 +10,27 @@ component and switches between components as they explain the row.
 :class:`MixtureConditionalMean` computes it for any split, to be read by a
 network beside the conditioning values, which keeps what it finds useful.
 
-The mixture lives on Yeo-Johnson-transformed coordinates, each standardized,
-so that a column's heavy tail (a few rooms per household in the hundreds)
-does not claim components of its own; the conditional mean is reported in
-those coordinates, a feature rather than an estimate in the table's units.
-It is computed in float64 whatever the network's precision.
+The mixture lives on Yeo-Johnson-transformed coordinates, each standardized
+(:class:`~flowimpute.inference.mixture_copula.GaussianMixtureCopula`), so
+that a column's heavy tail (a few rooms per household in the hundreds) does
+not claim components of its own; the conditional mean is reported in those
+coordinates, a feature rather than an estimate in the table's units. It is
+computed in float64 whatever the network's precision.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
-from sklearn.preprocessing import PowerTransformer
 from torch import Tensor, nn
 
-from ..inference.gaussian_mixture import IncompleteGaussianMixture
+from ..inference.mixture_copula import GaussianMixtureCopula
 
 #: EM iterations of the mixture's fit (each costs a batched Cholesky
 #: factorization per row and component; the user guide has the count's
 #: measurement).
 EM_ITERATIONS = 25
-#: Exponents closer than this to the singular values (0 for nonnegative
-#: entries, 2 for negative ones) use the transform's logarithmic limit.
-_LOG_LIMIT = 1e-8
-
-
-def yeo_johnson(x: Tensor, exponents: Tensor) -> Tensor:
-    """The Yeo-Johnson transform of each column of ``x`` by its exponent."""
-    positive, negative = x.clamp_min(0), (-x).clamp_min(0)
-    upper = torch.where(exponents.abs() > _LOG_LIMIT, exponents, torch.ones_like(exponents))
-    lower = torch.where((2 - exponents).abs() > _LOG_LIMIT, 2 - exponents,
-                        torch.ones_like(exponents))
-    above = torch.where(exponents.abs() > _LOG_LIMIT,
-                        torch.expm1(upper * torch.log1p(positive)) / upper,
-                        torch.log1p(positive))
-    below = torch.where((2 - exponents).abs() > _LOG_LIMIT,
-                        -torch.expm1(lower * torch.log1p(negative)) / lower,
-                        -torch.log1p(negative))
-    return torch.where(x >= 0, above, below)
 
 
 class MixtureConditionalMean(nn.Module):
@@ -64,38 +47,20 @@ class MixtureConditionalMean(nn.Module):
     def __init__(self, coordinates, n_components: int) -> None:
         super().__init__()
         self.register_buffer("coordinates", torch.as_tensor(coordinates, dtype=torch.long))
-        width = self.coordinates.numel()
-        self.register_buffer("exponents", torch.ones(width, dtype=torch.float64))
-        self.register_buffer("location", torch.zeros(width, dtype=torch.float64))
-        self.register_buffer("scale", torch.ones(width, dtype=torch.float64))
-        self.mixture = IncompleteGaussianMixture(width, n_components).double()
+        self.copula = GaussianMixtureCopula(self.coordinates.numel(), n_components)
 
     @property
     def width(self) -> int:
         """Coordinates of the conditional mean (those of the mixture)."""
         return self.coordinates.numel()
 
-    def gaussianized(self, values: Tensor) -> Tensor:
-        """The mixture's coordinates of ``values`` (n, n_row_coordinates),
-        in float64."""
-        picked = values[:, self.coordinates].double()
-        return (yeo_johnson(picked, self.exponents) - self.location) / self.scale
-
     @torch.no_grad()
     def fit(self, values: Tensor, observed: Tensor, seed: int) -> MixtureConditionalMean:
-        """Fit the transform's exponents (by maximum likelihood, as
-        scikit-learn's :class:`~sklearn.preprocessing.PowerTransformer`
-        does), its standardization and the mixture on the ``observed``
-        entries of ``values``."""
-        known = observed[:, self.coordinates]
-        picked = values[:, self.coordinates].to("cpu", torch.float64).numpy()
-        picked = np.where(known.cpu().numpy(), picked, np.nan)
-        power = PowerTransformer(method="yeo-johnson", standardize=False).fit(picked)
-        self.exponents.copy_(torch.as_tensor(power.lambdas_))
-        transformed = power.transform(picked)
-        self.location.copy_(torch.as_tensor(np.nanmean(transformed, axis=0)))
-        self.scale.copy_(torch.as_tensor(np.maximum(np.nanstd(transformed, axis=0), 1e-12)))
-        self.mixture.fit(self.gaussianized(values), known, max_iter=EM_ITERATIONS, seed=seed)
+        """Fit the transforms and the mixture on the ``observed`` entries of
+        ``values``."""
+        unbounded = torch.full((self.width,), math.inf, dtype=torch.float64)
+        self.copula.fit(values[:, self.coordinates], observed[:, self.coordinates],
+                        -unbounded, unbounded, seed, EM_ITERATIONS)
         return self
 
     @torch.no_grad()
@@ -103,6 +68,5 @@ class MixtureConditionalMean(nn.Module):
         """The mixture's conditional mean of its coordinates given the
         ``conditioning`` entries of ``values`` (n, width; the conditioning
         coordinates as given), in the dtype of ``values``."""
-        weights, means = self.mixture.conditional(self.gaussianized(values),
-                                                  conditioning[:, self.coordinates])
-        return torch.einsum("nk,nkd->nd", weights, means).to(values.dtype)
+        return self.copula.root_state(values[:, self.coordinates],
+                                      conditioning[:, self.coordinates])

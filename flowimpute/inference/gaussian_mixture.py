@@ -54,6 +54,8 @@ class IncompleteGaussianMixture(nn.Module):
     log_weights : Tensor (n_components,)
     means : Tensor (n_components, n_features)
     covariances : Tensor (n_components, n_features, n_features)
+    log_likelihoods_ : list of float
+        After :meth:`fit`, the mean log-likelihood per row at each E-step.
     """
 
     def __init__(self, n_features: int, n_components: int) -> None:
@@ -90,8 +92,10 @@ class IncompleteGaussianMixture(nn.Module):
         self._m_step(responsibilities.sum(0), responsibilities.T @ filled,
                      torch.einsum("nk,nd,ne->kde", responsibilities, filled, filled), floor)
         previous = -math.inf
+        self.log_likelihoods_ = []
         for _ in range(max_iter):
             log_likelihood, statistics = self._em_pass(Z, known)
+            self.log_likelihoods_.append(log_likelihood)
             if log_likelihood - previous < tol:
                 break
             previous = log_likelihood
@@ -170,6 +174,15 @@ class IncompleteGaussianMixture(nn.Module):
         return torch.cat([torch.logsumexp(self._terms(z, k)[0], 1)
                           for z, k in zip(Z.split(CHUNK_ROWS), known.split(CHUNK_ROWS),
                                           strict=True)])
+
+    def conditional_components(self, Z: Tensor, known: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """For rows of at most :data:`CHUNK_ROWS` and ``known`` (0 or 1, the
+        dtype of ``Z``): each component's log weight plus log-density of the
+        known entries (n, n_components), conditional mean (n,
+        n_components, d; the known entries as given) and conditional
+        covariance (n, n_components, d, d; zero on the known rows and
+        columns)."""
+        return self._terms(Z, known, with_covariance=True)
 
     @torch.no_grad()
     def conditional(self, Z: Tensor, observed: Tensor) -> tuple[Tensor, Tensor]:
