@@ -12,7 +12,9 @@ from sklearn.pipeline import Pipeline
 
 from flowimpute import VFGImputer
 
-FAST = dict(max_epochs=4, hidden_dims=(8,), random_state=0)
+# The paper's averaging model; without sections or a graph the default
+# ("auto") would be the concatenating root, tested at the end of the file.
+FAST = dict(max_epochs=4, hidden_dims=(8,), random_state=0, aggregation="weighted")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def _mcar_errors(correlated, **params):
     X_test = correlated[300:]
     hidden = np.random.RandomState(6).rand(*X_test.shape) < 0.3
     X_missing = np.where(hidden, np.nan, X_test)
-    vfg = VFGImputer(max_epochs=30, random_state=0, **params).fit(X_train).transform(X_missing)
+    vfg = VFGImputer(**{"max_epochs": 30, "random_state": 0, "aggregation": "weighted",
+                        **params}).fit(X_train).transform(X_missing)
     mean = SimpleImputer().fit(X_train).transform(X_missing)
     return (np.mean((vfg[hidden] - X_test[hidden]) ** 2),
             np.mean((mean[hidden] - X_test[hidden]) ** 2))
@@ -46,7 +49,8 @@ def test_learns_more_than_the_column_means_with_automatic_sections(correlated):
     # The grouping once cut a dendrogram's leaf order and mixed both factors
     # into two sections, [[0, 4], [1, 5], [2, 3]]; the model then did no
     # better than the column means.
-    imputer = VFGImputer(max_epochs=1).fit(with_gaps(correlated[:300], 0.2, 5))
+    imputer = VFGImputer(max_epochs=1, aggregation="weighted").fit(
+        with_gaps(correlated[:300], 0.2, 5))
     assert sorted(map(tuple, imputer.sections_)) == [(0, 1), (2, 3), (4, 5)]
     vfg_error, mean_error = _mcar_errors(correlated)
     assert vfg_error < 0.6 * mean_error
@@ -163,8 +167,8 @@ def test_score_samples_is_finite_and_ranks_outliers_low(correlated, fitted):
     ("mean", "gaussian", "root"), ("weighted", "laplace", "ancestor")])
 def test_model_variants_run(correlated, aggregation, distribution, decode_from):
     X = with_gaps(correlated, 0.3, 11)
-    out = VFGImputer(aggregation=aggregation, latent_distribution=distribution,
-                     decode_from=decode_from, graph=[[0, 1], 2], **FAST).fit_transform(X)
+    out = VFGImputer(**{**FAST, "aggregation": aggregation}, latent_distribution=distribution,
+                     decode_from=decode_from, graph=[[0, 1], 2]).fit_transform(X)
     assert not np.isnan(out).any()
 
 
@@ -415,4 +419,95 @@ def test_conditional_draws_are_calibrated():
 def test_self_masking_needs_the_section_gaussian(correlated):
     with pytest.raises(ValueError, match="needs section_model='conditional'"):
         VFGImputer(missing_mechanism="self-masking", section_model="paper",
-                   max_epochs=1).fit(with_gaps(correlated, 0.2, 0))
+                   aggregation="weighted", max_epochs=1).fit(with_gaps(correlated, 0.2, 0))
+
+
+# ------------------------------------------------------ a concatenating root
+CONCATENATE = dict(aggregation="concatenate", random_state=0)
+
+
+@pytest.mark.parametrize("params, resolved", [
+    ({}, "concatenate"), (dict(sections=[[0, 1], [2, 3], [4, 5]]), "weighted"),
+    (dict(graph=[0, [1, 2]]), "weighted"), (dict(prior="label"), "weighted"),
+    (dict(aggregation="mean"), "mean")])
+def test_auto_aggregation_concatenates_unless_a_structure_is_given(correlated, params,
+                                                                   resolved):
+    imputer = VFGImputer(max_epochs=1, hidden_dims=(8,), random_state=0, **params).fit(
+        with_gaps(correlated, 0.2, 0), np.arange(len(correlated)) % 2)
+    assert imputer.aggregation_ == resolved
+    assert (imputer.layout_ is None) == (resolved == "concatenate")
+
+
+def test_auto_aggregation_keeps_wide_tables_on_the_averaging_model(monkeypatch, correlated):
+    monkeypatch.setattr("flowimpute.impute.vfg_imputer.ROOT_MIXTURE_MAX_COORDINATES", 5)
+    imputer = VFGImputer(max_epochs=1, hidden_dims=(8,), random_state=0).fit(correlated)
+    assert imputer.aggregation_ == "weighted"
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(sections=[[0, 1], [2, 3]]), "sections must be None"),
+    (dict(graph=[0, 1]), "graph must be None"),
+    (dict(prior="label"), 'prior="label" needs'),
+])
+def test_concatenating_root_refuses_what_it_cannot_use(correlated, params, message):
+    with pytest.raises(ValueError, match=message):
+        VFGImputer(**CONCATENATE, **params).fit(with_gaps(correlated, 0.2, 0),
+                                                np.arange(len(correlated)) % 2)
+
+
+def _gaussian(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.RandomState(seed)
+    covariance = np.array([[1.0, 0.8, 0.3], [0.8, 1.0, 0.5], [0.3, 0.5, 1.0]])
+    mean = np.array([1.0, -2.0, 0.5])
+    return rng.multivariate_normal(mean, covariance, n_rows), covariance
+
+
+def test_concatenating_root_scores_the_exact_marginal_of_a_gaussian():
+    from scipy.stats import multivariate_normal
+    X, covariance = _gaussian(4000, 0)
+    mean = np.array([1.0, -2.0, 0.5])
+    train, test = with_gaps(X[:3000], 0.2, 1), with_gaps(X[3000:], 0.3, 2)
+    scores = VFGImputer(**CONCATENATE, n_components=1).fit(train).score_samples(test)
+    truth = np.array([
+        multivariate_normal(mean[keep], covariance[np.ix_(keep, keep)]).logpdf(row[keep])
+        if keep.any() else 0.0 for row in test for keep in [~np.isnan(row)]])
+    assert np.mean(np.abs(scores - truth)) < 0.05
+
+
+def test_concatenating_root_imputes_the_conditional_mean_with_calibrated_draws():
+    X, covariance = _gaussian(3400, 3)
+    mean = np.array([1.0, -2.0, 0.5])
+    train, test = X[:3000], X[3000:]
+    gaps = with_gaps(test, 0.3, 4)
+    imputer = VFGImputer(**CONCATENATE, n_components=1).fit(with_gaps(train, 0.2, 5))
+    imputed = imputer.transform(gaps)
+    draws = imputer.sample_imputations(gaps, n_imputations=200, random_state=0)
+    true_means, inside, hidden_count = [], 0, 0
+    for row, full, drawn in zip(gaps, test, np.moveaxis(draws, 1, 0), strict=True):
+        hidden = np.isnan(row)
+        if not hidden.any() or hidden.all():
+            continue
+        known = ~hidden
+        gain = covariance[np.ix_(hidden, known)] @ np.linalg.inv(
+            covariance[np.ix_(known, known)])
+        true_means.append(mean[hidden] + gain @ (row[known] - mean[known]))
+        lower, upper = np.quantile(drawn[:, hidden], [0.05, 0.95], axis=0)
+        inside += np.sum((full[hidden] >= lower) & (full[hidden] <= upper))
+        hidden_count += hidden.sum()
+    partly = [np.isnan(row).any() and not np.isnan(row).all() for row in gaps]
+    point = np.concatenate([imputed[i][np.isnan(gaps[i])] for i in np.flatnonzero(partly)])
+    assert np.sqrt(np.mean((point - np.concatenate(true_means)) ** 2)) < 0.1
+    assert 0.86 <= inside / hidden_count <= 0.94
+
+
+def test_concatenating_root_with_self_masking_recovers_hidden_large_values():
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(1500, 1))
+    X = np.hstack([z + 0.5 * rng.normal(size=(1500, 1)) for _ in range(4)])
+    hidden = np.zeros_like(X, dtype=bool)
+    hidden[:, :2] = X[:, :2] > 0.3
+    gaps = np.where(hidden, np.nan, X)
+    errors = {mechanism: np.sqrt(np.mean((VFGImputer(
+        **CONCATENATE, n_components=2, missing_mechanism=mechanism).fit_transform(gaps)
+        - X)[hidden] ** 2)) for mechanism in ("mar", "self-masking")}
+    assert errors["self-masking"] < 0.8 * errors["mar"]

@@ -22,7 +22,9 @@ Run with ``python -m flowimpute.bench.imputation``.
   with neighbour-started conditional-mean chains (``mean_chain_start="neighbours"``) runs only when
   named (:data:`NAMED_ONLY`): an option measured against the default; so
   does VFGImputer with a wider latent (``latent_dim=4``, 6 couplings per
-  edge), and with the paper's imputation (``section_model="paper"``).
+  edge), with the paper's imputation (``section_model="paper"``), and the
+  averaging tree that VFGImputer fits when given sections
+  (``aggregation="weighted"``, "VFGImputer(tree)").
 
 - ``vfg_synthetic`` is the VFG paper's synthetic table (8 columns from 2
   latents, 1,300 rows drawn per mask seed); every other name is a real table
@@ -131,16 +133,22 @@ def imputers(seed: int, epochs: int | None,
         "FlowImputer(NAF, self-masking)": lambda: FlowImputer(
             NAFDensity(n_flows=3, hidden_dims=(64, 64), **cap),
             missing_mechanism="self-masking", device=device, random_state=seed, **em_cap),
-        "VFGImputer": lambda: VFGImputer(random_state=seed, device=device, **cap),
+        "VFGImputer": lambda: VFGImputer(random_state=seed, device=device),
         "VAEImputer": lambda: VAEImputer(device=device, random_state=seed, **cap),
         "VAEImputer(self-masking)": lambda: VAEImputer(
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
-        "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
-            **WIDER_LATENT, random_state=seed, device=device, **cap),
         "VFGImputer(self-masking)": lambda: VFGImputer(
-            missing_mechanism="self-masking", random_state=seed, device=device, **cap),
+            missing_mechanism="self-masking", random_state=seed, device=device),
+        "VFGImputer(tree)": lambda: VFGImputer(
+            aggregation="weighted", random_state=seed, device=device, **cap),
+        "VFGImputer(tree, self-masking)": lambda: VFGImputer(
+            aggregation="weighted", missing_mechanism="self-masking", random_state=seed,
+            device=device, **cap),
+        "VFGImputer(latent_dim=4, 6 couplings)": lambda: VFGImputer(
+            aggregation="weighted", **WIDER_LATENT, random_state=seed, device=device, **cap),
         "VFGImputer(paper)": lambda: VFGImputer(
-            section_model="paper", random_state=seed, device=device, **cap),
+            aggregation="weighted", section_model="paper", random_state=seed, device=device,
+            **cap),
         **baseline_imputers(seed),
         "GAIN": lambda: GAINImputer(random_state=seed, **gain_cap),
     }
@@ -150,14 +158,15 @@ def imputers(seed: int, epochs: int | None,
 #: unless named in ``methods``.
 MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-masking)",
                        "ACFlowImputer(self-masking)", "ACFlowImputer(self-masking, 32 draws)",
-                       "VFGImputer(self-masking)"})
+                       "VFGImputer(self-masking)", "VFGImputer(tree, self-masking)"})
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
 NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(no mixture)",
                         "ACFlowImputer(self-masking, 32 draws)",
                         "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",
-                        "VFGImputer(latent_dim=4, 6 couplings)", "VFGImputer(paper)"})
+                        "VFGImputer(latent_dim=4, 6 couplings)", "VFGImputer(paper)",
+                        "VFGImputer(tree)", "VFGImputer(tree, self-masking)"})
 
 
 def _score(factory, X_fit, X_apply, X_true, hidden, y_fit=None, y_apply=None) -> dict:

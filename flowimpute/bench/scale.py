@@ -98,12 +98,17 @@ def imputers(seed: int, epochs: int | None = None) -> dict[str, Callable[[], obj
         "ACFlowImputer": lambda: ACFlowImputer(random_state=seed),
         "ACFlowImputer float64, 20 draws": lambda: ACFlowImputer(
             random_state=seed, dtype="float64", n_draws=20),
-        "VFGImputer float32, paper imputation": lambda: VFGImputer(
-            random_state=seed, dtype="float32", section_model="paper", **cap),
-        "VFGImputer float32, paper imputation, no gap search": lambda: VFGImputer(
-            random_state=seed, dtype="float32", section_model="paper", n_gap_steps=0, **cap),
-        "VFGImputer float32, 1 refine step": lambda: VFGImputer(
-            random_state=seed, dtype="float32", n_refine_steps=1, **cap),
+        "VFGImputer(tree) float32": lambda: VFGImputer(
+            random_state=seed, dtype="float32", aggregation="weighted", **cap),
+        "VFGImputer(tree) float32, paper imputation": lambda: VFGImputer(
+            random_state=seed, dtype="float32", aggregation="weighted", section_model="paper",
+            **cap),
+        "VFGImputer(tree) float32, paper imputation, no gap search": lambda: VFGImputer(
+            random_state=seed, dtype="float32", aggregation="weighted", section_model="paper",
+            n_gap_steps=0, **cap),
+        "VFGImputer(tree) float32, 1 refine step": lambda: VFGImputer(
+            random_state=seed, dtype="float32", aggregation="weighted", n_refine_steps=1,
+            **cap),
         "IterativeImputer": baselines["IterativeImputer"],
         "KNN(k=5)": baselines["KNN(k=5)"],
         "MissForest(ExtraTrees)": baselines["MissForest(ExtraTrees)"],

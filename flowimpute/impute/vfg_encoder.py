@@ -58,8 +58,9 @@ class VFGEncoder(VFGImputer):
 
         Returns
         -------
-        states : ndarray of shape (n_samples, n_nodes * latent_dim)
-            Each node's ``latent_dim_`` coordinates in turn.
+        states : ndarray of shape (n_samples, n_nodes * width)
+            Each node's coordinates in turn (``latent_dim_`` each; a
+            concatenating root has one per modelled column).
         """
         return self.encode(X, self.nodes)
 
@@ -77,5 +78,5 @@ class VFGEncoder(VFGImputer):
         check_is_fitted(self)
         names = [self.graph_.names[node].replace(" ", "_")
                  for node in self._node_numbers(self.nodes)]
-        return np.array([f"{name}_{j}" for name in names for j in range(self.latent_dim_)],
+        return np.array([f"{name}_{j}" for name in names for j in range(self._state_width())],
                         dtype=object)

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .._base import check_hidden_dims, make_generator, seeded_torch
 from ..inference.missingness import TILT_FIT_DRAWS, fit_tilted_self_masking
+from ..inference.mixture_copula import GaussianMixtureCopula
 from ..inference.selection import best_count_per_column, hide_observed_entries, squared_errors
 from ..nn.mlp import ACTIVATIONS
 from ..preprocessing.codec import ColumnCodec
@@ -22,7 +23,7 @@ from ..vfg.inference import SectionInference
 from ..vfg.layout import SectionLayout, column_weights
 from ..vfg.model import VFGModel
 from ..vfg.section_gaussian import SectionGaussian
-from ..vfg.structure import resolve_structure
+from ..vfg.structure import parse_graph, resolve_structure
 from ._base import BaseFlowImputer
 
 #: Step counts of the gap search that ``n_gap_steps="auto"`` chooses from.
@@ -31,6 +32,19 @@ GAP_STEP_CANDIDATES = (0, 5, 10, 25)
 #: fewest rows used however many sections there are.
 SECTION_GAUSSIAN_PAIRS = 2 ** 14
 SECTION_GAUSSIAN_MIN_ROWS = 512
+#: The concatenating root's mixture: EM iterations at most, and training
+#: rows it is fitted on at most (a random subset beyond).
+ROOT_MIXTURE_EM_ITERATIONS = 50
+ROOT_MIXTURE_MAX_ROWS = 10_000
+#: ``aggregation="auto"`` concatenates tables of at most this many modelled
+#: coordinates: each EM step factorizes a covariance of their width per row
+#: and component.
+ROOT_MIXTURE_MAX_COORDINATES = 64
+#: ``covariance_ridge="auto"``: rows' worth of each coordinate's variance
+#: added to a component of average size.
+RIDGE_ROWS = 8
+#: Rows whose draws fit the self-masking models of a concatenating root.
+SELF_MASKING_FIT_ROWS = 4_000
 
 
 class VFGImputer(BaseFlowImputer):
@@ -38,16 +52,28 @@ class VFGImputer(BaseFlowImputer):
 
     Columns are grouped into sections, the leaves of a tree or DAG whose
     edges are invertible flows and whose inner nodes aggregate their
-    children's messages. Training maximizes the paper's layer-wise ELBO on the observed
-    entries, with sections also hidden at random (``mask_prob``) so that the
-    model learns to infer hidden sections from the others. A row is imputed
-    by encoding its observed sections up the graph and decoding the roots into
-    the missing ones. By default each section's missing entries are then
-    taken from a Gaussian of the section given its decode from the other
-    sections and its own observed entries, so a gap moves with the value
-    observed beside it (``section_model``). Columns are standardized on
-    their observed entries, and imputations are clipped to each column's
-    training range. The user guide's "How
+    children's messages.
+
+    Without ``sections`` or ``graph`` (``aggregation="auto"``), the graph is
+    one node that concatenates every column's message, each column its own
+    section with a monotone (Yeo-Johnson) edge flow, under a Gaussian
+    mixture prior fitted by EM on the incomplete rows: its likelihood of
+    the observed entries is exact, and a gap is imputed by the exact
+    conditional mean given every observed entry of its row.
+
+    With sections or a graph, the paper's model: nodes average their
+    children's messages, and training maximizes the paper's layer-wise
+    ELBO on the observed entries, with sections also hidden at random
+    (``mask_prob``) so that the model learns to infer hidden sections from
+    the others. A row is imputed by encoding its observed sections up the
+    graph and decoding the roots into the missing ones. By default each
+    section's missing entries are then taken from a Gaussian of the
+    section given its decode from the other sections and its own observed
+    entries, so a gap moves with the value observed beside it
+    (``section_model``).
+
+    Columns are standardized on their observed entries, and imputations
+    are clipped to each column's training range. The user guide's "How
     VFGImputer works" gives the details and the measurements.
 
     Parameters
@@ -71,7 +97,8 @@ class VFGImputer(BaseFlowImputer):
         the same model as its nested list. None: one node over up to 4
         sections, else a balanced tree with up to 4 children per node.
     section_size : int, default=2
-        Target section size when ``sections`` is None.
+        Target section size when ``sections`` is None and the aggregation
+        averages ("weighted" or "mean").
     latent_dim : int or None, default=None
         Width of every latent node; sections narrower than it are padded
         (see ``padding``; the padding is dropped again on decoding). None:
@@ -91,10 +118,39 @@ class VFGImputer(BaseFlowImputer):
     activation : {"relu", "tanh", "silu", "elu"}, default="tanh"
     log_scale_bound : float, default=3.0
         Bound on each coupling's log-scale.
-    aggregation : {"weighted", "mean"}, default="weighted"
-        "mean" is the paper's plain average of the visible children's
+    aggregation : {"auto", "concatenate", "weighted", "mean"}, default="auto"
+        How an aggregation node joins its children. "auto": "concatenate"
+        when ``sections`` and ``graph`` are None, ``prior`` is "standard"
+        and the table has at most :data:`ROOT_MIXTURE_MAX_COORDINATES`
+        modelled coordinates (a category counts one per value), else
+        "weighted". "mean" is the paper's plain average of the visible children's
         messages; "weighted" uses learned per-child, per-coordinate
-        confidences (a product of Gaussian experts).
+        confidences (a product of Gaussian experts). "concatenate": one
+        aggregation node that concatenates the messages of every column,
+        each column its own section whose edge is a monotone Yeo-Johnson
+        flow fitted by maximum likelihood, under a prior of
+        ``n_components`` full-covariance Gaussians fitted by EM on the
+        incomplete rows
+        (:class:`~flowimpute.inference.mixture_copula.GaussianMixtureCopula`).
+        The root then keeps every column's own coordinate, so a gap is
+        imputed from every observed entry of its row through the prior's
+        exact conditional, :meth:`score_samples` is the exact
+        log-density of the observed entries, and no network is trained;
+        ``sections`` and ``graph`` must be None, ``prior`` "standard", and
+        the parameters of the edge networks, of training and of
+        ``section_model`` do not apply (user guide, "A concatenating
+        root").
+    n_components : int, default=10
+        Gaussians of the concatenating root's prior (at most one per
+        training row); used with ``aggregation="concatenate"`` only.
+    covariance_ridge : float or "auto", default="auto"
+        Share of each root coordinate's variance added to every component's
+        covariance at each EM step of the concatenating root's prior, so
+        that no component collapses onto a few rows. It widens every
+        component (the scores are the exact log-density of the regularized
+        model). "auto": as much as :data:`RIDGE_ROWS` rows of that variance
+        would add to a component of average size, ``RIDGE_ROWS *
+        n_components / n_rows``, so it fades as the table grows.
     latent_distribution : {"gaussian", "laplace"}, default="gaussian"
         Root prior and the form of the reconstruction terms (L2 or L1).
     prior : {"standard", "label"}, default="standard"
@@ -176,6 +232,11 @@ class VFGImputer(BaseFlowImputer):
 
     Attributes
     ----------
+    aggregation_ : {"concatenate", "weighted", "mean"}
+        The aggregation used (``aggregation`` with "auto" resolved).
+    covariance_ridge_ : float or None
+        The concatenating root's covariance ridge (``covariance_ridge``
+        with "auto" resolved); None for the other aggregations.
     sections_ : list of ndarray
         Column indices (into the input columns) of each section.
     graph_ : Graph
@@ -239,7 +300,9 @@ class VFGImputer(BaseFlowImputer):
         "hidden_dims": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
-        "aggregation": [StrOptions({"weighted", "mean"})],
+        "aggregation": [StrOptions({"auto", "concatenate", "weighted", "mean"})],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_ridge": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "latent_distribution": [StrOptions({"gaussian", "laplace"})],
         "prior": [StrOptions({"standard", "label"})],
         "column_weights": [StrOptions({"equal", "variance"}), "array-like"],
@@ -256,7 +319,9 @@ class VFGImputer(BaseFlowImputer):
     parameters = {
         "sections": None, "graph": None, "section_size": 2, "latent_dim": None, "padding": "noise",
         "n_coupling_layers": 3, "hidden_dims": (32, 32), "activation": "tanh",
-        "log_scale_bound": 3.0, "aggregation": "weighted", "latent_distribution": "gaussian",
+        "log_scale_bound": 3.0, "aggregation": "auto", "n_components": 10,
+        "covariance_ridge": "auto",
+        "latent_distribution": "gaussian",
         "prior": "standard", "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root",
         "section_model": "conditional", "n_refine_steps": 3,
         "n_gap_steps": "auto", "gap_step_size": 0.1, "n_init": 1, "missing_mechanism": "mar",
@@ -329,6 +394,15 @@ class VFGImputer(BaseFlowImputer):
 
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int,
                    labels: np.ndarray | None = None) -> None:
+        self.aggregation_, self.covariance_ridge_ = self.aggregation, None
+        if self.aggregation == "auto":
+            self.aggregation_ = ("concatenate" if self.sections is None and self.graph is None
+                                 and self.prior == "standard"
+                                 and X_scaled.shape[1] <= ROOT_MIXTURE_MAX_COORDINATES
+                                 else "weighted")
+        if self.aggregation_ == "concatenate":
+            self._fit_concatenating(X_scaled, observed, seed)
+            return
         hidden_dims = check_hidden_dims(self.hidden_dims)
         if self.missing_mechanism == "self-masking" and self.section_model != "conditional":
             raise ValueError("missing_mechanism='self-masking' needs "
@@ -364,7 +438,7 @@ class VFGImputer(BaseFlowImputer):
             torch.manual_seed(seed + attempt)
             self.module_ = VFGModel(
                 self.graph_, self.latent_dim_, self.n_coupling_layers, hidden_dims,
-                self.activation, self.log_scale_bound, self.aggregation,
+                self.activation, self.log_scale_bound, self.aggregation_,
                 self.latent_distribution, 0 if labels is None else self.classes_.size,
             ).to(device=self.device_, dtype=self.dtype_)
             if labels is not None:
@@ -396,6 +470,63 @@ class VFGImputer(BaseFlowImputer):
                 values[index[:4096]], observed_tensor[index[:4096]])
             _, entropy = self.module_.elbo_terms(leaves, leaf_visible, entry_observed)
         self.training_entropy_ = float(entropy)
+
+    @torch.no_grad()
+    def _fit_concatenating(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int) -> None:
+        """One concatenating node over one-column sections: fit the edges'
+        Yeo-Johnson maps and the root's mixture prior, and with
+        ``missing_mechanism="self-masking"`` the self-masking models."""
+        for name in ("sections", "graph"):
+            if getattr(self, name) is not None:
+                raise ValueError(f'aggregation="concatenate" joins every column at one node, '
+                                 f"each column its own section: {name} must be None.")
+        if self.prior != "standard":
+            raise ValueError('aggregation="concatenate" has a mixture prior of its own; '
+                             'prior="label" needs aggregation="weighted" or "mean".')
+        n_rows, n_columns = X_scaled.shape
+        self.sections_ = [np.array([column]) for column in self.modelled_features_]
+        self.graph_ = parse_graph([list(range(n_columns))], n_columns, None)
+        self.latent_dim_, self.layout_ = 1, None
+        self.column_weights_ = column_weights(self.column_weights, self.scale_,
+                                              self.modelled_features_, self.n_coordinates_)
+        rows = np.random.RandomState(seed).permutation(n_rows)[:ROOT_MIXTURE_MAX_ROWS]
+        values = torch.as_tensor(X_scaled[rows], dtype=torch.float64, device=self.device_)
+        known = torch.as_tensor(observed[rows], device=self.device_)
+        low, high = (torch.as_tensor(bound, dtype=torch.float64) for bound in
+                     (self.codec_.standardized_low_, self.codec_.standardized_high_))
+        n_components, n_fit = min(self.n_components, n_rows), values.shape[0]
+        self.covariance_ridge_ = (RIDGE_ROWS * n_components / n_fit
+                                  if self.covariance_ridge == "auto" else self.covariance_ridge)
+        self.module_ = GaussianMixtureCopula(n_columns, n_components).to(self.device_).fit(
+            values, known, low, high, seed, ROOT_MIXTURE_EM_ITERATIONS, self.covariance_ridge_)
+        mixture = self.module_.mixture
+        self.n_iter_ = len(mixture.log_likelihoods_)
+        self.history_ = {"train_loss": [-value for value in mixture.log_likelihoods_],
+                         "validation_loss": []}
+        self.section_gaussian_ = self.gap_steps_ = self.classes_ = None
+        self.missingness_coef_ = self.missingness_intercept_ = None
+        self.init_errors_, self.training_entropy_ = np.array([np.nan]), 0.0
+        if self.missing_mechanism == "self-masking":
+            self._fit_copula_self_masking(values[:SELF_MASKING_FIT_ROWS],
+                                          known[:SELF_MASKING_FIT_ROWS], seed)
+
+    def _fit_copula_self_masking(self, values: Tensor, known: Tensor, seed: int) -> None:
+        """Each column's self-masking model in the root's coordinates, from
+        :data:`~flowimpute.inference.missingness.TILT_FIT_DRAWS` draws of
+        its value given the rest of each row; the root's conditionals are
+        tilted by the slopes."""
+        generator = torch.Generator().manual_seed(seed + 4)
+        n_columns = values.shape[1]
+        coef, intercept = np.zeros(n_columns), np.zeros(n_columns)
+        gaps = ~known.cpu().numpy()
+        for column in range(n_columns):
+            if gaps[:, column].any() and not gaps[:, column].all():
+                draws = self.module_.column_draws(values, known, column, TILT_FIT_DRAWS,
+                                                  generator)
+                coef[column], intercept[column] = fit_tilted_self_masking(
+                    draws.numpy(), gaps[:, column])
+        self.module_.slopes.copy_(torch.as_tensor(coef))
+        self.missingness_coef_, self.missingness_intercept_ = coef, intercept
 
     @torch.no_grad()
     def _leave_out_decodes(self, values: Tensor, observed: Tensor
@@ -440,6 +571,8 @@ class VFGImputer(BaseFlowImputer):
 
     # ------------------------------------------------------------- transform
     def _impute(self, X_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        if self.aggregation_ == "concatenate":
+            return self._map_chunks(self.module_.conditional_mean, X_scaled, observed)
         inference, steps = self._inference(), self._gap_steps_per_entry()
         return self._map_chunks(lambda values, observed: inference.impute(
             values, observed, steps), X_scaled, observed)
@@ -449,6 +582,9 @@ class VFGImputer(BaseFlowImputer):
         """One imputation per draw of ``draw_noise`` (n_draws, n_rows,
         :meth:`_noise_width`); returns (n_draws, n_rows, n_columns)."""
         (n_rows, n_columns), (n_draws, _, width) = X_scaled.shape, draw_noise.shape
+        if self.aggregation_ == "concatenate":
+            return np.stack([self._map_chunks(self.module_.sample, X_scaled, observed, noise)
+                             for noise in draw_noise])
         inference, steps = self._inference(), self._gap_steps_per_entry()
         noise = np.moveaxis(draw_noise, 0, 1).reshape(n_rows, n_draws * width)
         draws = self._map_chunks(lambda values, observed, noise: inference.impute(
@@ -458,7 +594,10 @@ class VFGImputer(BaseFlowImputer):
 
     def _noise_width(self) -> int:
         """Standard normals per row and draw: one per padded section entry
-        with a section Gaussian, else one per root coordinate."""
+        with a section Gaussian, else one per root coordinate (with a
+        concatenating root, one more to choose the prior's component)."""
+        if self.aggregation_ == "concatenate":
+            return len(self.sections_) + 1
         if self.section_gaussian_ is not None:
             return self.layout_.real.numel()
         return len(self.graph_.roots) * self.latent_dim_
@@ -495,7 +634,12 @@ class VFGImputer(BaseFlowImputer):
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
         """Draw several plausible completions of ``X`` (multiple imputation).
 
-        With ``section_model="conditional"`` each draw takes a section's
+        With a concatenating root each draw is exact: a component of the
+        prior's conditional given the row's observed entries (tilted by the
+        self-masking models, if any), a Gaussian draw from it, mapped back
+        through the edges.
+
+        Otherwise, with ``section_model="conditional"`` each draw takes a section's
         missing entries from the section's conditional Gaussian given its
         decode from the other sections and its observed entries (the
         Gaussian's spread was measured on the training rows, so it holds the
@@ -538,7 +682,9 @@ class VFGImputer(BaseFlowImputer):
         The observed sections are encoded up the graph (the gaps of
         partially observed sections filled as :meth:`transform` fills them);
         a node's state is the (weighted) average of its visible children's
-        messages. Use it as features for another model, or
+        messages. A concatenating root's state is each row's coordinates
+        under the prior: the observed entries' own, and the prior's
+        conditional mean of the others. Use it as features for another model, or
         :class:`~flowimpute.VFGEncoder` to do so in a Pipeline.
 
         Parameters
@@ -553,10 +699,13 @@ class VFGImputer(BaseFlowImputer):
         Returns
         -------
         states : ndarray of shape (n_samples, n_nodes * latent_dim)
-            The nodes' states side by side (``latent_dim_`` coordinates each).
+            The nodes' states side by side (``latent_dim_`` coordinates
+            each; a concatenating root has one per modelled column).
         """
         check_is_fitted(self)
         numbers = self._node_numbers(nodes)
+        if self.aggregation_ == "concatenate":
+            return self._map_chunks(self.module_.root_state, *self._modelled_input(X))
         X, observed = self._validate_input(X, reset=False)
         inference, steps = self._inference(), self._gap_steps_per_entry()
         states = np.empty((X.shape[0], len(numbers) * self.latent_dim_))
@@ -567,6 +716,11 @@ class VFGImputer(BaseFlowImputer):
                 lambda values, observed: inference.node_states(values, observed, steps, numbers),
                 X_scaled, observed_rows)
         return states
+
+    def _state_width(self) -> int:
+        """Coordinates of one aggregation node's state: every modelled
+        column's for a concatenating root, else ``latent_dim_``."""
+        return len(self.sections_) if self.aggregation_ == "concatenate" else self.latent_dim_
 
     def _node_numbers(self, nodes) -> list[int]:
         """Numbers of the aggregation nodes named (or numbered) in ``nodes``."""
@@ -590,7 +744,9 @@ class VFGImputer(BaseFlowImputer):
     def score_samples(self, X, y=None) -> np.ndarray:
         """Per-row ELBO of the observed entries, in the units of ``X``.
 
-        The layer-wise ELBO the model is trained on: the Gaussian (or
+        With ``aggregation="concatenate"`` the ELBO is exact: the
+        log-density of each row's observed entries (a marginal of the
+        model). Otherwise it is the layer-wise ELBO the model is trained on: the Gaussian (or
         Laplace) log-likelihood of every observed entry reconstructed from
         the root, of every visible message given its parent, the root's
         prior log-density, and the batch entropies measured on the training
@@ -614,6 +770,11 @@ class VFGImputer(BaseFlowImputer):
         check_is_fitted(self)
         X, observed = self._validate_input(X, reset=False)
         labels = self._label_indices(y, X.shape[0])
+        if self.aggregation_ == "concatenate":
+            observed = observed[:, self.modelled_features_]
+            X_scaled = self._scaled(X[:, self.modelled_features_], observed)
+            return (self._map_chunks(self.module_.log_prob, X_scaled, observed)
+                    - (observed * np.log(self.scale_)).sum(axis=1))
         inference = self._inference()
         elbo = np.empty(X.shape[0])
         for rows in self._row_chunks(X.shape[0]):
