@@ -121,6 +121,9 @@ VFG_VARIANTS = {
     "VFG (weighted, n_init=3, latent_dim=4, 6 couplings, variance weights)": dict(
         aggregation="weighted", n_init=3, column_weights="variance", **WIDER_LATENT),
     "VFG (paper: mean)": dict(aggregation="mean", section_model="paper"),
+    # one node over every column, the default without sections: the
+    # protocol's sections and tree do not apply
+    "VFG (concatenate)": dict(aggregation="concatenate"),
 }
 
 
@@ -131,8 +134,10 @@ def vfg_variants(sections, tree, seed: int, variants: Sequence[str] | None = Non
     if unknown:
         raise ValueError(f"Unknown VFG variants {sorted(unknown)}; "
                          f"choose from {list(VFG_VARIANTS)}.")
-    common = dict(sections=sections, graph=tree, random_state=seed, **overrides)
-    return {name: (lambda settings=settings: VFGImputer(**settings, **common))
+    structure = dict(sections=sections, graph=tree)
+    return {name: (lambda settings=settings: VFGImputer(
+                **settings, random_state=seed, **overrides,
+                **({} if settings["aggregation"] == "concatenate" else structure)))
             for name, settings in VFG_VARIANTS.items()
             if variants is None or name in variants}
 

@@ -40,9 +40,6 @@ ROOT_MIXTURE_MAX_ROWS = 10_000
 #: coordinates: each EM step factorizes a covariance of their width per row
 #: and component.
 ROOT_MIXTURE_MAX_COORDINATES = 64
-#: ``covariance_ridge="auto"``: rows' worth of each coordinate's variance
-#: added to a component of average size.
-RIDGE_ROWS = 8
 #: Rows whose draws fit the self-masking models of a concatenating root.
 SELF_MASKING_FIT_ROWS = 4_000
 
@@ -143,14 +140,16 @@ class VFGImputer(BaseFlowImputer):
     n_components : int, default=10
         Gaussians of the concatenating root's prior (at most one per
         training row); used with ``aggregation="concatenate"`` only.
-    covariance_ridge : float or "auto", default="auto"
+    covariance_ridge : float, default=0.1
         Share of each root coordinate's variance added to every component's
         covariance at each EM step of the concatenating root's prior, so
-        that no component collapses onto a few rows. It widens every
-        component (the scores are the exact log-density of the regularized
-        model). "auto": as much as :data:`RIDGE_ROWS` rows of that variance
-        would add to a component of average size, ``RIDGE_ROWS *
-        n_components / n_rows``, so it fades as the table grows.
+        that no component collapses onto a few rows and a row unlike the
+        training rows is not claimed by one narrow component. It widens
+        every component: the scores are the exact log-density of that
+        regularized model, and on data that truly are one Gaussian the
+        conditional means shrink towards the column means (user guide, "A
+        concatenating root"); a smaller ridge suits density estimation on
+        large tables.
     latent_distribution : {"gaussian", "laplace"}, default="gaussian"
         Root prior and the form of the reconstruction terms (L2 or L1).
     prior : {"standard", "label"}, default="standard"
@@ -234,9 +233,6 @@ class VFGImputer(BaseFlowImputer):
     ----------
     aggregation_ : {"concatenate", "weighted", "mean"}
         The aggregation used (``aggregation`` with "auto" resolved).
-    covariance_ridge_ : float or None
-        The concatenating root's covariance ridge (``covariance_ridge``
-        with "auto" resolved); None for the other aggregations.
     sections_ : list of ndarray
         Column indices (into the input columns) of each section.
     graph_ : Graph
@@ -302,7 +298,7 @@ class VFGImputer(BaseFlowImputer):
         "log_scale_bound": [Interval(Real, 0, None, closed="neither")],
         "aggregation": [StrOptions({"auto", "concatenate", "weighted", "mean"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_ridge": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "covariance_ridge": [Interval(Real, 0, None, closed="neither")],
         "latent_distribution": [StrOptions({"gaussian", "laplace"})],
         "prior": [StrOptions({"standard", "label"})],
         "column_weights": [StrOptions({"equal", "variance"}), "array-like"],
@@ -320,7 +316,7 @@ class VFGImputer(BaseFlowImputer):
         "sections": None, "graph": None, "section_size": 2, "latent_dim": None, "padding": "noise",
         "n_coupling_layers": 3, "hidden_dims": (32, 32), "activation": "tanh",
         "log_scale_bound": 3.0, "aggregation": "auto", "n_components": 10,
-        "covariance_ridge": "auto",
+        "covariance_ridge": 0.1,
         "latent_distribution": "gaussian",
         "prior": "standard", "column_weights": "equal", "mask_prob": 0.5, "decode_from": "root",
         "section_model": "conditional", "n_refine_steps": 3,
@@ -394,7 +390,7 @@ class VFGImputer(BaseFlowImputer):
 
     def _fit_model(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int,
                    labels: np.ndarray | None = None) -> None:
-        self.aggregation_, self.covariance_ridge_ = self.aggregation, None
+        self.aggregation_ = self.aggregation
         if self.aggregation == "auto":
             self.aggregation_ = ("concatenate" if self.sections is None and self.graph is None
                                  and self.prior == "standard"
@@ -494,11 +490,9 @@ class VFGImputer(BaseFlowImputer):
         known = torch.as_tensor(observed[rows], device=self.device_)
         low, high = (torch.as_tensor(bound, dtype=torch.float64) for bound in
                      (self.codec_.standardized_low_, self.codec_.standardized_high_))
-        n_components, n_fit = min(self.n_components, n_rows), values.shape[0]
-        self.covariance_ridge_ = (RIDGE_ROWS * n_components / n_fit
-                                  if self.covariance_ridge == "auto" else self.covariance_ridge)
-        self.module_ = GaussianMixtureCopula(n_columns, n_components).to(self.device_).fit(
-            values, known, low, high, seed, ROOT_MIXTURE_EM_ITERATIONS, self.covariance_ridge_)
+        self.module_ = GaussianMixtureCopula(n_columns, min(self.n_components, n_rows)).to(
+            self.device_).fit(values, known, low, high, seed, ROOT_MIXTURE_EM_ITERATIONS,
+                              self.covariance_ridge)
         mixture = self.module_.mixture
         self.n_iter_ = len(mixture.log_likelihoods_)
         self.history_ = {"train_loss": [-value for value in mixture.log_likelihoods_],
