@@ -97,6 +97,8 @@ def _imputers() -> dict:
                                         section_model="paper", random_state=0),
         "vfg_conditional": VFGImputer(sections=[[0, 1], [2, 3], [4]], max_epochs=4,
                                       random_state=0),
+        "vfg_concatenate": VFGImputer(n_components=3, missing_mechanism="self-masking",
+                                      random_state=0),
         "acflow": ACFlowImputer(n_layers=2, hidden_dims=(8,), n_components=2, max_epochs=4,
                                 random_state=0),
     }
