@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
-from ..impute import ACFlowImputer, FlowImputer
+from ..impute import ACFlowImputer, FlowImputer, VFGImputer
 from . import mixed
 from .baselines import baseline_imputers
 from .imputation import make_setting
@@ -65,7 +65,8 @@ PEER = "peer"
 
 #: Rough seconds per fit and imputation of a 1,000 x 8 table on 2 CPU cores:
 #: the progress bar's weights (it learns the machine's speed as it goes).
-_EXPECTED_SECONDS = {"ACFlowImputer": 10.0, "FlowImputer": 25.0, "MissForest": 7.0,
+_EXPECTED_SECONDS = {"ACFlowImputer": 10.0, "FlowImputer": 25.0, "VFGImputer": 3.0,
+                     "MissForest": 7.0,
                      "IterativeImputer": 1.5, "miceforest": 5.0, "HyperImpute": 40.0}
 _DEFAULT_EXPECTED_SECONDS = 0.2
 _PEER_EXPECTED_SECONDS = 10.0
@@ -91,7 +92,8 @@ def candidates(seed: int, device: str = "auto", *, mixed_table: bool = False,
     (:mod:`flowimpute.bench.mixed_baselines`).
     """
     ours = {"ACFlowImputer": lambda: ACFlowImputer(random_state=seed, device=device),
-            "FlowImputer": lambda: FlowImputer(random_state=seed, device=device)}
+            "FlowImputer": lambda: FlowImputer(random_state=seed, device=device),
+            "VFGImputer": lambda: VFGImputer(random_state=seed, device=device)}
     if mixed_table:
         pool = mixed_baseline_imputers(seed)
         theirs = {"mean": pool["most frequent + mean"], "KNN(k=5)": pool["KNN(k=5) one-hot"],
