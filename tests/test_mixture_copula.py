@@ -92,3 +92,26 @@ def test_values_mapped_back_stay_in_the_training_range():
     copula = GaussianMixtureCopula(2, 2).fit(X, observed, low, high, seed=0, max_iter=20)
     far = copula.values_of(torch.tensor([[-50.0, -50.0], [50.0, 50.0]], dtype=torch.float64))
     torch.testing.assert_close(far, torch.stack([low, high]))
+
+
+@pytest.mark.parametrize("exponent", [-88.8, -27.6, 30.0])
+def test_the_inverse_is_finite_at_and_beyond_a_bounded_image(exponent):
+    exponents = torch.tensor([exponent], dtype=torch.float64)
+    far = 1e6 if exponent < 0 else -1e6     # the bounded side
+    end = yeo_johnson(torch.tensor([[far]], dtype=torch.float64), exponents)
+    assert torch.isfinite(end).all()
+    beyond = torch.cat([end, end * (1 + 1e-9), end * 1.5])
+    assert torch.isfinite(yeo_johnson_inverse(beyond, exponents)).all()
+
+
+def test_a_rare_flag_column_is_imputed_without_nan():
+    # Yeast's 'erl' and 'pox' columns take 2 and 3 values; PowerTransformer
+    # gives them exponents near -90 and -28, whose images are bounded, and
+    # rounding once put imputations past the end (NaN out of the inverse)
+    from flowimpute import VFGImputer
+    from flowimpute.bench.imputation import make_setting
+    setting = make_setting("yeast", "MCAR", 0.2, 0, 1000)
+    imputer = VFGImputer(random_state=0).fit(setting.X_fit)
+    assert imputer.module_.exponents.min() < -10
+    assert not np.isnan(imputer.transform(setting.X_apply)).any()
+    assert not np.isnan(imputer.sample_imputations(setting.X_apply, 3, random_state=0)).any()

@@ -68,13 +68,17 @@ def yeo_johnson(x: Tensor, exponents: Tensor) -> Tensor:
 
 
 def yeo_johnson_inverse(y: Tensor, exponents: Tensor) -> Tensor:
-    """The inverse of :func:`yeo_johnson` on its image (``y`` must lie in it)."""
+    """The inverse of :func:`yeo_johnson`. Where the image is bounded (an
+    exponent below 0 above zero, above 2 below it), a ``y`` at or beyond
+    its end, as rounding can put one, maps to the largest finite value
+    short of it rather than NaN."""
     upper_log, lower_log, upper, lower = _safe(exponents)
     positive, negative = y.clamp_min(0), (-y).clamp_min(0)
+    inside = -1 + torch.finfo(y.dtype).eps
     above = torch.where(upper_log, torch.expm1(positive),
-                        torch.expm1(torch.log1p(upper * positive) / upper))
+                        torch.expm1(torch.log1p((upper * positive).clamp_min(inside)) / upper))
     below = torch.where(lower_log, -torch.expm1(negative),
-                        -torch.expm1(torch.log1p(lower * negative) / lower))
+                        -torch.expm1(torch.log1p((lower * negative).clamp_min(inside)) / lower))
     return torch.where(y >= 0, above, below)
 
 
