@@ -92,8 +92,9 @@ def candidates(seed: int, device: str = "auto", *, mixed_table: bool = False,
     (:mod:`flowimpute.bench.mixed_baselines`).
     """
     ours = {"ACFlowImputer": lambda: ACFlowImputer(random_state=seed, device=device),
-            "FlowImputer": lambda: FlowImputer(random_state=seed, device=device),
-            "VFGImputer": lambda: VFGImputer(random_state=seed, device=device)}
+            "FlowImputer": lambda: FlowImputer(random_state=seed, device=device)}
+    if not mixed_table:   # on mixed tables its categories trail (user guide, vfg)
+        ours["VFGImputer"] = lambda: VFGImputer(random_state=seed, device=device)
     if mixed_table:
         pool = mixed_baseline_imputers(seed)
         theirs = {"mean": pool["most frequent + mean"], "KNN(k=5)": pool["KNN(k=5) one-hot"],
