@@ -66,8 +66,8 @@ PEER = "peer"
 #: Rough seconds per fit and imputation of a 1,000 x 8 table on 2 CPU cores:
 #: the progress bar's weights (it learns the machine's speed as it goes).
 _EXPECTED_SECONDS = {"ACFlowImputer": 10.0, "FlowImputer": 25.0, "VFGImputer": 3.0,
-                     "MissForest": 7.0,
-                     "IterativeImputer": 1.5, "miceforest": 5.0, "HyperImpute": 40.0}
+                     "MissForest": 7.0, "IterativeImputer": 1.5, "miceforest": 5.0,
+                     "HyperImpute": 40.0}
 _DEFAULT_EXPECTED_SECONDS = 0.2
 _PEER_EXPECTED_SECONDS = 10.0
 
@@ -93,13 +93,12 @@ def candidates(seed: int, device: str = "auto", *, mixed_table: bool = False,
     """
     ours = {"ACFlowImputer": lambda: ACFlowImputer(random_state=seed, device=device),
             "FlowImputer": lambda: FlowImputer(random_state=seed, device=device)}
-    if not mixed_table:   # on mixed tables its categories trail (user guide, vfg)
-        ours["VFGImputer"] = lambda: VFGImputer(random_state=seed, device=device)
     if mixed_table:
         pool = mixed_baseline_imputers(seed)
         theirs = {"mean": pool["most frequent + mean"], "KNN(k=5)": pool["KNN(k=5) one-hot"],
                   "MissForest": pool["MissForest(RF)"]}
-    else:
+    else:   # on mixed tables VFGImputer's categories trail (user guide, vfg)
+        ours["VFGImputer"] = lambda: VFGImputer(random_state=seed, device=device)
         pool = baseline_imputers(seed)
         theirs = {"mean": pool["mean"], "KNN(k=5)": pool["KNN(k=5)"],
                   "IterativeImputer": pool["IterativeImputer"],
