@@ -350,9 +350,10 @@ class BaseFlowEstimator(BaseEstimator):
         state = super().__getstate__()
         if getattr(self, "device_", torch.device("cpu")).type == "cpu":
             return state
+        memo: dict = {}   # one copy of a module that several attributes hold
         for name in self._module_attributes:
             if state.get(name) is not None:
-                state[name] = copy.deepcopy(state[name]).to("cpu")
+                state[name] = copy.deepcopy(state[name], memo).to("cpu")
                 if state.get("optimizer_") is not None:  # it would point at the GPU copy
                     state["optimizer_"] = None
         return state

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..nn.encoding import PiecewiseLinearEncoding
 from ..nn.mlp import make_mlp
 
 
@@ -28,6 +29,17 @@ class CategoricalHead(nn.Module):
     :class:`~flowimpute.flows.arbitrary_conditional.ArbitraryConditionalFlow`
     chains the groups where it needs their joint distribution.
 
+    With an ``encoding``
+    (:class:`~flowimpute.nn.encoding.PiecewiseLinearEncoding`) the network
+    also reads the row's numbers piecewise-linearly encoded, which gives it
+    at its first layer the thresholds that separate categories (a price
+    band, a size), where standardized numbers make it build them from
+    ramps. With an estimator of the numbers (:meth:`read_estimates`) the
+    numbers it encodes are complete: the conditioning values, and the
+    estimator's predictions of the others. Those predictions carry what the
+    estimator learned from every numeric target of every split, which a
+    classifier of a few categories learns from its own targets alone.
+
     Parameters
     ----------
     n_features : int
@@ -39,6 +51,8 @@ class CategoricalHead(nn.Module):
         coordinates.
     hidden_dims : sequence of int
     activation : str, default="relu"
+    encoding : PiecewiseLinearEncoding or None, default=None
+        The encoding of the numeric coordinates that the network reads.
 
     Attributes
     ----------
@@ -48,7 +62,8 @@ class CategoricalHead(nn.Module):
 
     def __init__(self, n_features: int, coordinates: Sequence[Sequence[int]],
                  levels: Sequence[Tensor], hidden_dims: Sequence[int],
-                 activation: str = "relu") -> None:
+                 activation: str = "relu",
+                 encoding: PiecewiseLinearEncoding | None = None) -> None:
         super().__init__()
         if len(coordinates) != len(levels) or not coordinates:
             raise ValueError("CategoricalHead needs one level table per group, and a group.")
@@ -64,7 +79,27 @@ class CategoricalHead(nn.Module):
         for group, columns in enumerate(coordinates):
             membership[group, torch.as_tensor(columns).long()] = True
         self.register_buffer("membership", membership)
-        self.network = make_mlp(2 * n_features, hidden_dims, sum(self.n_classes), activation)
+        self.encoding = encoding
+        self._estimator: tuple[nn.Module | None] = (None,)   # held, not owned
+        self.network = make_mlp(2 * n_features + (0 if encoding is None else encoding.width),
+                                hidden_dims, sum(self.n_classes), activation)
+
+    def read_estimates(self, estimator: nn.Module | None) -> None:
+        """Encode the numbers that are not conditioning values at
+        ``estimator(x, conditioning)``, a prediction of every coordinate
+        (None: encode the conditioning values alone). The estimator is
+        held, not owned: it is trained by its own loss, before the head,
+        and the head's training leaves it as it is."""
+        self._estimator = (estimator,)
+
+    def _numbers(self, x: Tensor, conditioning: Tensor) -> tuple[Tensor, Tensor]:
+        """The values to encode and where they are present."""
+        estimator = self._estimator[0]
+        if estimator is None:
+            return x, conditioning
+        with torch.no_grad():
+            estimate = estimator(x, conditioning)
+        return torch.where(conditioning, x, estimate), torch.ones_like(conditioning)
 
     def group(self, index: int) -> tuple[Tensor, Tensor]:
         """The coordinates and level table of group ``index``."""
@@ -73,8 +108,10 @@ class CategoricalHead(nn.Module):
     def log_probabilities(self, x: Tensor, conditioning: Tensor) -> list[Tensor]:
         """Each group's log-probabilities of its classes, (n, n_classes),
         given the ``conditioning`` entries of ``x``."""
-        conditioning = conditioning.to(x.dtype)
-        logits = self.network(torch.cat([x * conditioning, conditioning], dim=1))
+        inputs = [x * conditioning.to(x.dtype), conditioning.to(x.dtype)]
+        if self.encoding is not None:
+            inputs.append(self.encoding(*self._numbers(x, conditioning.bool())))
+        logits = self.network(torch.cat(inputs, dim=1))
         return [torch.log_softmax(part, dim=1) for part in logits.split(self.n_classes, dim=1)]
 
     def classes(self, x: Tensor, index: int) -> Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn.mlp import make_mlp
+from .mixture_context import MixtureConditionalMean
 
 
 class ConditionalMeanRegressor(nn.Module):
@@ -26,27 +27,34 @@ class ConditionalMeanRegressor(nn.Module):
         Coordinates of a row.
     hidden_dims : sequence of int
     activation : str, default="relu"
-    n_context : int, default=0
-        Width of a context computed from the split and read beside it (for
-        example :class:`~flowimpute.flows.mixture_context.MixtureConditionalMean`).
+    context : MixtureConditionalMean or None, default=None
+        A fitted model whose conditional mean of each split the network
+        reads beside it. It is held, not owned: it has nothing to train, and
+        it keeps its float64 whatever the network's dtype.
     """
 
     def __init__(self, n_features: int, hidden_dims: Sequence[int],
-                 activation: str = "relu", n_context: int = 0) -> None:
+                 activation: str = "relu", context: MixtureConditionalMean | None = None
+                 ) -> None:
         super().__init__()
+        self._context = (context,)   # a tuple: not registered as a submodule
+        n_context = 0 if context is None else context.width
         self.network = make_mlp(2 * n_features + n_context, hidden_dims, n_features,
                                 activation)
 
-    def forward(self, x: Tensor, conditioning: Tensor, context: Tensor | None = None
-                ) -> Tensor:
+    @property
+    def context(self) -> MixtureConditionalMean | None:
+        """The model whose conditional mean the network reads, or None."""
+        return self._context[0]
+
+    def forward(self, x: Tensor, conditioning: Tensor) -> Tensor:
         """The predicted value of every coordinate given the ``conditioning``
-        entries of ``x`` (the conditioning ones are predicted too) and the
-        split's ``context``, if the regressor reads one."""
-        conditioning = conditioning.to(x.dtype)
-        inputs = [x * conditioning, conditioning] + ([] if context is None else [context])
+        entries of ``x`` (the conditioning ones are predicted too)."""
+        inputs = [x * conditioning.to(x.dtype), conditioning.to(x.dtype)]
+        if self.context is not None:
+            inputs.append(self.context(x, conditioning))
         return self.network(torch.cat(inputs, dim=1))
 
-    def squared_error(self, x: Tensor, conditioning: Tensor, target: Tensor,
-                      context: Tensor | None = None) -> Tensor:
+    def squared_error(self, x: Tensor, conditioning: Tensor, target: Tensor) -> Tensor:
         """Summed squared error of the ``target`` entries of ``x``."""
-        return ((self(x, conditioning, context) - x).pow(2) * target.to(x.dtype)).sum()
+        return ((self(x, conditioning) - x).pow(2) * target.to(x.dtype)).sum()

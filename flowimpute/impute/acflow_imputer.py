@@ -25,6 +25,7 @@ from ..flows.categorical_head import CategoricalHead
 from ..flows.mixture_context import MixtureConditionalMean
 from ..flows.regression_head import ConditionalMeanRegressor
 from ..inference.missingness import TILT_FIT_DRAWS, fit_tilted_self_masking
+from ..nn.encoding import PiecewiseLinearEncoding
 from ..nn.mlp import ACTIVATIONS
 from ..preprocessing.codec import ColumnCodec
 from ..preprocessing.table import BOOLEAN, CATEGORICAL
@@ -53,6 +54,12 @@ HEAD_VALIDATION_FRACTION = 0.1
 #: flow's "auto", so that a large table's regressor is not the narrower of
 #: the two estimates it is blended with.
 REGRESSION_SPLITS = 4
+#: The categorical head encodes the regressor's estimates of the numbers
+#: that are not conditioning values on tables of more training rows than
+#: this; on fewer, the regressor's fit of the training values is much
+#: closer than its estimates of gaps, and the head learns to trust
+#: estimates that the gaps will not match (user guide, "Mixed tables").
+HEAD_ESTIMATES_FROM_ROWS = 2000
 REGRESSION_HIDDEN_DIMS = (128, 128)
 #: ``missing_mechanism="self-masking"``: rows (at most) a column's
 #: missingness model is fitted on, and draws among which each of
@@ -274,6 +281,17 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         Columns on a grid (counts, ratings), which are dequantized instead,
         are left alone, as are all columns under
         ``missing_mechanism="self-masking"``.
+    n_encoding_bins : int, default=64
+        The categorical head (categories, flags, point masses) also reads
+        each number piecewise-linearly encoded over this many quantile bins
+        of its observed values
+        (:class:`~flowimpute.nn.encoding.PiecewiseLinearEncoding`): the
+        thresholds that separate categories, which a network of
+        standardized numbers builds slowly. On tables of more than 2,000
+        training rows (:data:`HEAD_ESTIMATES_FROM_ROWS`) the numbers it
+        encodes are complete: the regressor's estimates stand in for those
+        that are not conditioning values. 0 encodes none (the head reads the
+        standardized numbers alone).
     {training}
     {imputer}
     {table}
@@ -348,6 +366,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "n_score_splits": [Interval(Integral, 0, None, closed="left")],
         "missing_mechanism": [StrOptions({"mar", "self-masking"})],
         "point_masses": ["boolean"],
+        "n_encoding_bins": [Interval(Integral, 0, None, closed="left")],
     }
 
     #: float32 by default: the networks impute as well trained in float32 as
@@ -362,7 +381,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "point_estimate": "blend", "n_mixture_components": 10, "sample_posterior": False,
         "dequantize": True,
         "averaging_epochs": 10.0, "n_score_splits": 32, "missing_mechanism": "mar",
-        "point_masses": True,
+        "point_masses": True, "n_encoding_bins": 64,
         "max_epochs": 200,
         "batch_size": "auto", "learning_rate": 1e-3, "weight_decay": 0.0,
         "validation_fraction": 0.0, "n_iter_no_change": 20, "tol": 1e-4,
@@ -370,7 +389,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     }
 
     # ------------------------------------------------------------------ fit
-    def _new_module(self, seed: int) -> ArbitraryConditionalFlow:
+    def _new_module(self, seed: int, encoding: PiecewiseLinearEncoding | None
+                    ) -> ArbitraryConditionalFlow:
         transformer = (RationalQuadraticSpline(self.n_bins) if self.transformer == "spline"
                        else AffineTransformer())
         n_features = self._n_coordinates()
@@ -380,7 +400,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         levels += [np.array([[0.0], [1.0]])] * flags.size
         head = (CategoricalHead(n_features, coordinates, [torch.as_tensor(table)
                                                           for table in levels],
-                                self.hidden_dims_, self.activation) if coordinates else None)
+                                self.hidden_dims_, self.activation, encoding)
+                if coordinates else None)
         return ArbitraryConditionalFlow(
             n_features, self.n_layers, transformer, self.hidden_dims_, self.n_components,
             self.activation, seed, head,
@@ -485,7 +506,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.hidden_dims_ = self._resolve_hidden_dims(X_scaled.shape[0])
         lattice_widths = self.codec_.model_lattice_widths(np.where(observed, X_scaled, np.nan))
         self._find_point_masses(X_scaled, observed, lattice_widths)
-        self.module_, self.optimizer_ = self._new_module(seed), None
+        self.module_, self.optimizer_ = self._new_module(
+            seed, self._head_encoding(X_scaled, observed)), None
         numeric = ~self.module_.categorical
         with_regressor = self.point_estimate != "mean" and bool(numeric.any())
         self.mixture_context_ = (self._fit_mixture_context(X_scaled, observed, seed)
@@ -493,9 +515,12 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         self.regressor_ = (ConditionalMeanRegressor(
             self._n_coordinates(),
             WIDE_HIDDEN_DIMS if X_scaled.shape[0] > WIDE_FROM_ROWS else REGRESSION_HIDDEN_DIMS,
-            self.activation,
-            0 if self.mixture_context_ is None else self.mixture_context_.width,
+            self.activation, self.mixture_context_,
         ).to(device=self.device_, dtype=self.dtype_) if with_regressor else None)
+        head = self.module_.head
+        if (head is not None and head.encoding is not None
+                and X_scaled.shape[0] > HEAD_ESTIMATES_FROM_ROWS):
+            head.read_estimates(self.regressor_)
         widths = lattice_widths.copy() if self.dequantize else np.zeros(X_scaled.shape[1])
         widths[self.module_.categorical[: widths.size].cpu().numpy()] = 0.0   # choices
         self.dequantization_widths_ = widths
@@ -505,6 +530,25 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         noise = rng.standard_normal((n_pairs, self._n_coordinates()))
         self.mean_noise_ = np.concatenate([noise, -noise])
         self.mean_uniforms_ = (np.arange(2 * n_pairs) + 0.5) / (2 * n_pairs)
+
+    def _head_encoding(self, X_scaled: np.ndarray, observed: np.ndarray
+                       ) -> PiecewiseLinearEncoding | None:
+        """The encoding of the numeric coordinates that the categorical head
+        reads (``n_encoding_bins`` quantile bins of their observed values),
+        or None: without categories, numbers or bins."""
+        categorical = np.zeros(self._n_coordinates(), dtype=bool)
+        categorical[self.modelled_features_.size:] = True   # point masses' flags
+        groups = self._category_groups()[0]
+        for members in groups:
+            categorical[members] = True
+        numeric = np.flatnonzero(~categorical)
+        if not (self.n_encoding_bins and numeric.size
+                and (groups or self.point_mass_coordinates_.size)):
+            return None
+        values, known = self._model_inputs(X_scaled, observed)
+        return PiecewiseLinearEncoding.from_quantiles(
+            values.to("cpu", torch.float64).numpy(), known.cpu().numpy(), numeric,
+            self.n_encoding_bins)
 
     def _fit_mixture_context(self, X_scaled: np.ndarray, observed: np.ndarray, seed: int
                              ) -> MixtureConditionalMean | None:
@@ -519,13 +563,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         n_components = min(self.n_mixture_components, values.shape[0])
         return MixtureConditionalMean(continuous, n_components).to(self.device_).fit(
             values, known, seed)
-
-    def _regression_context(self, values: Tensor, conditioning: Tensor) -> Tensor | None:
-        """What the regressor reads beside a split: the mixture's
-        conditional mean, or None."""
-        if self.mixture_context_ is None:
-            return None
-        return self.mixture_context_(values, conditioning)
 
     def _resolve_hidden_dims(self, n_rows: int) -> tuple[int, ...]:
         """``hidden_dims`` as widths; "auto" by the number of rows fitted."""
@@ -550,6 +587,13 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                          *self._training_split(values, observed_tensor, seed,
                                                self.validation_fraction),
                          seed, self._training_noise())
+        if self.regressor_ is not None:   # before the head, which may read it
+            config = replace(self._training_config(type(self).__name__, values.shape[0]),
+                             n_iter_no_change=None)
+            result = train(self.regressor_, self._regression_loss(self._split_seed_ + 2),
+                           (values, observed_tensor), None, config,
+                           torch.Generator().manual_seed(seed + 2))
+            self.history_["regression_train_loss"] = result.history["train_loss"]
         if self.module_.head is not None:
             data, validation = self._training_split(
                 values, observed_tensor, seed,
@@ -562,13 +606,6 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
             self.history_.update({f"categories_{key}": value
                                   for key, value in result.history.items()})
         self._fit_self_masking(values, observed_tensor, seed)
-        if self.regressor_ is not None:
-            config = replace(self._training_config(type(self).__name__, values.shape[0]),
-                             n_iter_no_change=None)
-            result = train(self.regressor_, self._regression_loss(self._split_seed_ + 2),
-                           (values, observed_tensor), None, config,
-                           torch.Generator().manual_seed(seed + 2))
-            self.history_["regression_train_loss"] = result.history["train_loss"]
 
     def _fit_self_masking(self, values: Tensor, observed: Tensor, seed: int) -> None:
         """With ``missing_mechanism="self-masking"``, fit each numeric
@@ -671,8 +708,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                 strict=True))
             values = values.repeat(REGRESSION_SPLITS, 1)
             numeric = target & ~categorical
-            error = regressor.squared_error(values, conditioning, numeric,
-                                            self._regression_context(values, conditioning))
+            error = regressor.squared_error(values, conditioning, numeric)
             return error / numeric.sum().clamp_min(1)
 
         return loss
@@ -867,8 +903,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         """The regressor's prediction of every entry, clipped as a draw."""
         values, conditioning = self._model_inputs(X_scaled, observed)
         with torch.no_grad():
-            prediction = self.regressor_(values, conditioning,
-                                         self._regression_context(values, conditioning))
+            prediction = self.regressor_(values, conditioning)
         return self._clip_standardized(self._from_model(prediction))
 
     def sample_imputations(self, X, n_imputations: int = 5, random_state=None) -> np.ndarray:
