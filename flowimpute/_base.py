@@ -347,7 +347,7 @@ class BaseFlowEstimator(BaseEstimator):
     def __getstate__(self):
         """Pickle with the torch modules on the CPU, so a model fitted on a
         GPU loads on a machine without one."""
-        state = super().__getstate__()
+        state = dict(super().__getstate__())   # the instance's own dict: leave it be
         if getattr(self, "device_", torch.device("cpu")).type == "cpu":
             return state
         memo: dict = {}   # one copy of a module that several attributes hold
