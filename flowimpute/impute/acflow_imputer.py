@@ -46,6 +46,13 @@ HEAD_LOWEST_RATE = 0.5
 #: at least (a classifier trained to its training loss overfits; the flow
 #: trains on every row by default).
 HEAD_VALIDATION_FRACTION = 0.1
+#: The categorical head encodes the regressor's estimates of the numbers
+#: that are not conditioning values on tables of more training rows than
+#: this; on fewer, the regressor's fit of the training values is much
+#: closer than its estimates of gaps, and the head learns to trust
+#: estimates that the gaps will not match (user guide, mixed tables, "The
+#: head's numbers").
+HEAD_ESTIMATES_FROM_ROWS = 2000
 #: Random splits of each training batch the conditional-mean regressor
 #: learns from (a small MLP, which learns slowly from one), and its hidden
 #: widths for at most :data:`WIDE_FROM_ROWS` training rows, whatever the
@@ -54,12 +61,6 @@ HEAD_VALIDATION_FRACTION = 0.1
 #: flow's "auto", so that a large table's regressor is not the narrower of
 #: the two estimates it is blended with.
 REGRESSION_SPLITS = 4
-#: The categorical head encodes the regressor's estimates of the numbers
-#: that are not conditioning values on tables of more training rows than
-#: this; on fewer, the regressor's fit of the training values is much
-#: closer than its estimates of gaps, and the head learns to trust
-#: estimates that the gaps will not match (user guide, "Mixed tables").
-HEAD_ESTIMATES_FROM_ROWS = 2000
 REGRESSION_HIDDEN_DIMS = (128, 128)
 #: ``missing_mechanism="self-masking"``: rows (at most) a column's
 #: missingness model is fitted on, and draws among which each of
