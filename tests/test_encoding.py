@@ -132,6 +132,11 @@ def test_the_imputer_encodes_the_numbers_and_reads_estimates_on_larger_tables(mo
     assert plain.encoding is None
     assert ACFlowImputer(point_estimate="mean", **settings).fit(
         frame).module_.head._estimator[0] is None                 # no regressor to read
+    # numbers alone, one with a point mass: the head of its flag reads no encoding
+    numbers = frame[["size", "price"]].assign(size=lambda f: f["size"].clip(lower=0.5))
+    flags_only = ACFlowImputer(**settings).fit(numbers)
+    assert flags_only.point_mass_coordinates_.size == 1
+    assert flags_only.module_.head.encoding is None
 
 
 def test_pickling_keeps_the_head_reading_the_imputers_regressor(monkeypatch):

@@ -283,9 +283,9 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         are left alone, as are all columns under
         ``missing_mechanism="self-masking"``.
     n_encoding_bins : int, default=64
-        The categorical head (categories, flags, point masses) also reads
-        each number piecewise-linearly encoded over this many quantile bins
-        of its observed values
+        On a table with categorical or boolean columns, the categorical head
+        also reads each number piecewise-linearly encoded over this many
+        quantile bins of its observed values
         (:class:`~flowimpute.nn.encoding.PiecewiseLinearEncoding`): the
         thresholds that separate categories, which a network of
         standardized numbers builds slowly. On tables of more than 2,000
@@ -536,15 +536,15 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
                        ) -> PiecewiseLinearEncoding | None:
         """The encoding of the numeric coordinates that the categorical head
         reads (``n_encoding_bins`` quantile bins of their observed values),
-        or None: without categories, numbers or bins."""
+        or None: without categorical or boolean columns (a head of point
+        masses' flags alone), numbers or bins."""
         categorical = np.zeros(self._n_coordinates(), dtype=bool)
         categorical[self.modelled_features_.size:] = True   # point masses' flags
         groups = self._category_groups()[0]
         for members in groups:
             categorical[members] = True
         numeric = np.flatnonzero(~categorical)
-        if not (self.n_encoding_bins and numeric.size
-                and (groups or self.point_mass_coordinates_.size)):
+        if not (self.n_encoding_bins and numeric.size and groups):
             return None
         values, known = self._model_inputs(X_scaled, observed)
         return PiecewiseLinearEncoding.from_quantiles(
