@@ -81,10 +81,14 @@ def test_the_mixture_covers_the_continuous_columns_only():
         table).mixture_context_ is None
 
 
-def test_a_table_beyond_the_row_cap_reads_no_mixture(monkeypatch):
+def test_auto_reads_no_mixture_beyond_the_row_cap_and_an_int_reads_one(monkeypatch):
     import flowimpute.impute.acflow_imputer as acflow
 
     monkeypatch.setattr(acflow, "MIXTURE_MAX_ROWS", 100)
     X = np.random.RandomState(0).normal(size=(101, 3))
     assert ACFlowImputer(max_epochs=1, random_state=0).fit(X).mixture_context_ is None
-    assert ACFlowImputer(max_epochs=1, random_state=0).fit(X[:100]).mixture_context_ is not None
+    small = ACFlowImputer(max_epochs=1, random_state=0).fit(X[:100]).mixture_context_
+    assert small.copula.mixture.n_components == acflow.AUTO_MIXTURE_COMPONENTS
+    chosen = ACFlowImputer(max_epochs=1, n_mixture_components=3, random_state=0).fit(X)
+    assert chosen.mixture_context_.copula.mixture.n_components == 3
+    assert chosen.regressor_.network[0].in_features == 2 * 3 + 3

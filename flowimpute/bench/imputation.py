@@ -108,6 +108,8 @@ def imputers(seed: int, epochs: int | None,
         "ACFlowImputer": lambda: ACFlowImputer(device=device, random_state=seed, **cap),
         "ACFlowImputer(no mixture)": lambda: ACFlowImputer(
             n_mixture_components=0, device=device, random_state=seed, **cap),
+        "ACFlowImputer(mixture)": lambda: ACFlowImputer(
+            n_mixture_components=10, device=device, random_state=seed, **cap),
         "ACFlowImputer(self-masking)": lambda: ACFlowImputer(
             missing_mechanism="self-masking", device=device, random_state=seed, **cap),
         "ACFlowImputer(self-masking, 32 draws)": lambda: ACFlowImputer(
@@ -162,6 +164,7 @@ MNAR_ONLY = frozenset({"FlowImputer(NAF, self-masking)", "VAEImputer(self-maskin
 #: Methods run only when named in ``methods``: options measured against the
 #: defaults, not part of the report.
 NAMED_ONLY = frozenset({"ACFlowImputer(spline)", "ACFlowImputer(no mixture)",
+                        "ACFlowImputer(mixture)",
                         "ACFlowImputer(self-masking, 32 draws)",
                         "VAEImputer", "VAEImputer(self-masking)",
                         "FlowImputer(NAF+Coupling x3, neighbour starts)",

@@ -72,11 +72,15 @@ RESAMPLING_DRAWS = 16
 NARROW_HIDDEN_DIMS = (64, 64)
 WIDE_HIDDEN_DIMS = (256, 256)
 WIDE_FROM_ROWS = 10_000
-#: ``n_mixture_components``: the most training rows and continuous
-#: coordinates the regressor reads a mixture with. It stands in for rows the
-#: networks lack, and its cost per epoch grows with the rows and with the
-#: cube of the coordinates; beyond either, the regressor reads none.
+#: ``n_mixture_components="auto"``: the mixture's components, and the most
+#: training rows the regressor reads a mixture with. It stands in for rows
+#: the networks lack, and its cost per epoch grows with the rows, so beyond
+#: them "auto" reads none (an int reads one at any number of rows).
+AUTO_MIXTURE_COMPONENTS = 10
 MIXTURE_MAX_ROWS = 2000
+#: The most continuous coordinates the regressor reads a mixture over,
+#: whatever ``n_mixture_components`` says: the mixture's cost grows with
+#: their cube.
 MIXTURE_MAX_COORDINATES = 64
 #: ``point_masses``: the share of a continuous column's observed entries one
 #: value must hold to be modelled as a point mass.
@@ -211,7 +215,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         weighted mean of its draws, and "blend" adds to it half of the
         regressor's difference from the unweighted mean ("regression" is
         refused: the regressor cannot be weighted).
-    n_mixture_components : int, default=10
+    n_mixture_components : int or "auto", default="auto"
         The regressor also reads, for each split, the exact conditional
         mean of a Gaussian mixture of this many full-covariance components
         over the continuous numeric columns (each through a Yeo-Johnson
@@ -219,11 +223,16 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         (:class:`~flowimpute.flows.mixture_context.MixtureConditionalMean`):
         a closed form of every conditional that the networks would
         otherwise learn from random splits alone, which on a few hundred
-        rows they learn poorly. 0 reads none; so do tables of more than
-        2,000 training rows, where the networks have the rows to learn the
-        conditionals and the mixture's cost per epoch grows with them, and
-        of more than 64 continuous columns (its cost grows with their
-        cube), and ``point_estimate="mean"`` (no regressor).
+        rows they learn poorly. "auto": 10 components on tables of up to
+        2,000 training rows, none on larger ones, where the networks have
+        more rows to learn from and the mixture's cost grows with the rows:
+        a factorization per row, component and split in every epoch, and
+        one per row and component in ``transform``. An int reads that many
+        at any number of rows: on large tables it can still lower the
+        error, at a longer fit and a lower ``transform`` throughput (user
+        guide, "Where it stands"). 0 reads none; neither
+        do tables of more than 64 continuous columns (its cost grows with
+        their cube), nor ``point_estimate="mean"`` (no regressor).
     sample_posterior : bool, default=False
         ``transform`` returns one exact draw (seeded by ``random_state``)
         instead of the conditional mean.
@@ -360,7 +369,8 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
         "point_estimate": [StrOptions({"blend", "mean", "regression"})],
-        "n_mixture_components": [Interval(Integral, 0, None, closed="left")],
+        "n_mixture_components": [Interval(Integral, 0, None, closed="left"),
+                                 StrOptions({"auto"})],
         "sample_posterior": ["boolean"],
         "dequantize": ["boolean"],
         "averaging_epochs": [Interval(Real, 0, None, closed="neither"), None],
@@ -379,7 +389,7 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
     parameters = {
         "n_layers": 4, "hidden_dims": "auto", "activation": "relu",
         "transformer": "affine", "n_bins": 8, "n_components": 8, "n_draws": 6,
-        "point_estimate": "blend", "n_mixture_components": 10, "sample_posterior": False,
+        "point_estimate": "blend", "n_mixture_components": "auto", "sample_posterior": False,
         "dequantize": True,
         "averaging_epochs": 10.0, "n_score_splits": 32, "missing_mechanism": "mar",
         "point_masses": True, "n_encoding_bins": 64,
@@ -557,11 +567,14 @@ class ACFlowImputer(MeanLogLikelihoodMixin, BaseFlowImputer):
         the regressor reads (``n_mixture_components``), or None where it
         reads none (:data:`MIXTURE_MAX_ROWS`, :data:`MIXTURE_MAX_COORDINATES`)."""
         continuous = np.flatnonzero(~self.module_.categorical.cpu().numpy())
-        if not (self.n_mixture_components and X_scaled.shape[0] <= MIXTURE_MAX_ROWS
-                and 0 < continuous.size <= MIXTURE_MAX_COORDINATES):
+        n_components = self.n_mixture_components
+        if n_components == "auto":
+            n_components = (AUTO_MIXTURE_COMPONENTS if X_scaled.shape[0] <= MIXTURE_MAX_ROWS
+                            else 0)
+        if not (n_components and 0 < continuous.size <= MIXTURE_MAX_COORDINATES):
             return None
         values, known = self._model_inputs(X_scaled, observed)
-        n_components = min(self.n_mixture_components, values.shape[0])
+        n_components = min(n_components, values.shape[0])
         return MixtureConditionalMean(continuous, n_components).to(self.device_).fit(
             values, known, seed)
 
